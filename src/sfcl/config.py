@@ -1,0 +1,217 @@
+"""Typed experiment configuration read from YAML, overridable from the command line.
+
+One YAML file per experiment (``configs/``), complete on its own (no
+inheritance). Sections mirror the dataclasses below; an unknown key or a value
+of the wrong type is a :class:`~sfcl.errors.SfclError` naming the key.
+Overrides are ``section.key=value`` strings, values parsed as YAML
+(``train.epochs=5``, ``model.pretrained=/weights/resnet50.pth``,
+``optim.milestones=[20,50]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sfcl.errors import SfclError
+
+
+@dataclass
+class DataConfig:
+    """Dataset, input size and batch composition (P identities x K images per modality)."""
+
+    name: str = "sysu"  # sysu | regdb | llcm
+    root: str = "data/synthvi"
+    trial: int = 1  # RegDB split 1..10
+    height: int = 288
+    width: int = 144
+    num_ids: int = 8  # P
+    num_instances: int = 4  # K
+    workers: int = 4
+    random_erasing: float = 0.5
+    channel_aug: bool = True
+    test_batch_size: int = 128
+
+
+@dataclass
+class ModelConfig:
+    """Architecture; the ablation rows (base, cfam, cfam_sfim, sfcl) are flags of one model."""
+
+    depth: int = 50  # ResNet depth: 18 | 34 | 50
+    last_stride: int = 1
+    pretrained: str | None = None  # local path to torchvision ImageNet weights
+    gem_p: float = 3.0
+    cfam: bool = False
+    sfim: bool = False
+
+
+@dataclass
+class LossConfig:
+    """``L = L_id + L_tri + cfc_weight * L_cfc + csc_weight * L_csc``."""
+
+    label_smoothing: float = 0.1
+    triplet: str = "wrt"  # wrt (AGW weighted regularised) | batch_hard | none
+    margin: float = 0.3  # batch_hard only
+    triplet_weight: float = 1.0
+    cfc_weight: float = 0.0
+    csc_weight: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule (AGW recipe by default)."""
+
+    name: str = "sgd"  # sgd | adam
+    lr: float = 0.1
+    backbone_lr_mult: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 10
+    schedule: str = "step"  # step | cosine
+    milestones: list[int] = field(default_factory=lambda: [20, 50])
+    gamma: float = 0.1
+    clip_grad_norm: float = 0.0  # 0 = off
+
+
+@dataclass
+class TrainConfig:
+    """Loop, precision, checkpoints and logging."""
+
+    epochs: int = 80
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "off"  # off | bf16 | fp16 (CUDA only)
+    channels_last: bool = False
+    compile: bool = False
+    sync_bn: bool = False
+    batches_per_epoch: int | None = None  # None: AGW's int(max(N_vis, N_nir) / (P*K)) + 1
+    eval_every: int = 10
+    log_every: int = 20
+    output_dir: str = "runs/default"
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """Protocols to run (empty: the dataset's first) and gallery trials."""
+
+    protocols: list[str] = field(default_factory=list)
+    num_trials: int = 10
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_value(key: str, value: Any, annotation: Any) -> Any:
+    """Coerce ``value`` to ``annotation`` where lossless, else raise SfclError naming ``key``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_value(key, value, option)
+            except SfclError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise SfclError(f"config key {key}: expected a list, got {value!r}")
+        return [_check_value(key, v, item_type) for v in value]
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, str, bool) and type(value) is annotation:
+        return value
+    raise SfclError(f"config key {key}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise SfclError(f"config section {prefix or '<root>'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise SfclError(f"unknown config key {full} (known: {', '.join(sorted(names))})")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value or {}, f"{full}.")
+        else:
+            kwargs[key] = _check_value(full, value, hint)
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.epochs=5"`` -> (["train", "epochs"], 5)."""
+    if "=" not in text:
+        raise SfclError(f"override {text!r}: expected section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError as err:
+        raise SfclError(f"override {text!r}: value is not valid YAML ({err.problem})") from None
+    return key.strip().split("."), value
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Build a :class:`Config` from a nested dict, then apply ``key=value`` overrides."""
+    merged = _deep_copy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = merged
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SfclError(f"override {text!r}: {part} is not a section")
+        node[path[-1]] = value
+    return _build(Config, merged, "")
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML experiment file and apply overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise SfclError(f"missing config file {path}: expected a YAML experiment file (see configs/)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise SfclError(f"config file {path} is not valid YAML: {err}") from None
+    data.setdefault("name", path.stem)
+    return config_from_dict(data, overrides)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data

@@ -1,0 +1,78 @@
+"""Records every dataset loader returns, and the checks they share.
+
+A loader reads a dataset folder exactly as its authors ship it and returns a
+:class:`ReIDDataset`: the training images of both modalities, and every test
+image once (``test``). Evaluation protocols (``sfcl.evaluation.protocols``)
+pick query and gallery *indices* into ``test`` per trial, so features are
+extracted once and the ten SYSU-MM01 gallery trials only index them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sfcl.errors import SfclError
+
+Modality = Literal["vis", "nir"]
+MODALITIES: tuple[str, str] = ("vis", "nir")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image.
+
+    Attributes:
+        path: absolute path of the image file.
+        pid: identity as written by the dataset (not relabelled).
+        cam: camera number as written by the dataset (SYSU: 1..6).
+        modality: ``"vis"`` (visible) or ``"nir"`` (infrared / thermal).
+        label: contiguous training label 0..C-1 (``-1`` for test images).
+    """
+
+    path: str
+    pid: int
+    cam: int
+    modality: str
+    label: int = -1
+
+
+@dataclass
+class ReIDDataset:
+    """A cross-modal re-identification dataset as loaded from disk.
+
+    Attributes:
+        name: ``"sysu"``, ``"regdb"``, ``"llcm"`` (occluded variants load the same way).
+        root: the dataset folder.
+        train: training images of both modalities, ``label`` set.
+        test: every test image once, in the order the protocol expects
+            (sorted by identity, camera, file name).
+        num_classes: number of training identities.
+        protocols: protocol names valid for this dataset (``sfcl.evaluation.protocols``).
+        meta: loader-specific extras (e.g. RegDB trial, SYSU multi-shot permutation file).
+    """
+
+    name: str
+    root: str
+    train: list[Sample]
+    test: list[Sample]
+    num_classes: int
+    protocols: tuple[str, ...] = ()
+    meta: dict = field(default_factory=dict)
+
+    def train_of(self, modality: str) -> list[Sample]:
+        return [s for s in self.train if s.modality == modality]
+
+
+def require_dir(path: Path, what: str) -> Path:
+    """Return ``path`` if it is a directory, else raise a one-line :class:`SfclError`."""
+    if not path.is_dir():
+        raise SfclError(f"missing folder {path}: expected {what}")
+    return path
+
+
+def require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise SfclError(f"missing file {path}: expected {what}")
+    return path
