@@ -143,6 +143,11 @@ def _check_value(key: str, value: Any, annotation: Any) -> Any:
         return [_check_value(key, v, item_type) for v in value]
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
     raise SfclError(f"config key {key}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}")

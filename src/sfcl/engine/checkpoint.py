@@ -1,0 +1,70 @@
+"""Atomic checkpoints that load with ``torch.load(..., weights_only=True)``.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts only:
+``format``, ``config`` (the experiment config as a dict), ``num_classes``,
+``model`` (state dict), and for resuming ``optimizer``, ``scheduler``,
+``scaler``, ``epoch`` (epochs completed) and ``history``. No RNG state is
+stored: the trainer reseeds every RNG at the start of each epoch from
+``(seed, epoch)``, so resuming at an epoch boundary replays the same stream. Writing goes to a temp
+file in the same folder, is fsynced, then renamed over the target, so an
+interrupted write never leaves a truncated checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sfcl.errors import SfclError
+
+FORMAT = "sfcl-checkpoint-v1"
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, fsync, rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write ``state`` (plus the format tag) atomically."""
+    payload = {"format": FORMAT, **state}
+    atomic_write(path, lambda handle: torch.save(payload, handle))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely (``weights_only=True``); one-line SfclError if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise SfclError(f"missing checkpoint {path}: expected a file written by `sfcl train`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise SfclError(
+            f"checkpoint {path} is corrupt or not an sfcl checkpoint "
+            f"(torch.load(weights_only=True) failed: {type(err).__name__})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise SfclError(f"checkpoint {path} is not an sfcl checkpoint (expected format {FORMAT})")
+    return state

@@ -1,0 +1,328 @@
+"""The training engine: any ``ReIDModel`` and ``ReIDObjective``, knows nothing of CFAM.
+
+``train(cfg)`` runs one experiment end to end: dataset, cross-modal sampler,
+model, optimiser, the epoch loop (AMP, channels_last, optional torch.compile,
+gradient clipping), periodic evaluation with the dataset's protocol, atomic
+``last.pt`` / ``best.pt`` checkpoints, TensorBoard scalars and a
+``results.json``. ``train(cfg, resume=PATH)`` continues exactly where a run
+stopped (epoch boundary): model, optimiser, scheduler, scaler and history are
+restored, and every RNG is reseeded from ``(seed, epoch)`` at the start of each
+epoch, so an interrupted run and an uninterrupted one give the same weights on
+the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from sfcl.config import Config, config_from_dict, save_config
+from sfcl.data import build_dataset
+from sfcl.data.base import ReIDDataset
+from sfcl.data.dataset import ImageDataset
+from sfcl.data.samplers import CrossModalIdentitySampler
+from sfcl.data.transforms import build_transforms
+from sfcl.engine.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from sfcl.engine.distributed import DistInfo, barrier, cleanup_distributed, gather_with_grad, init_distributed
+from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients
+from sfcl.errors import SfclError
+from sfcl.evaluation.extract import extract_features
+from sfcl.evaluation.protocols import evaluate
+from sfcl.losses import ReIDObjective
+from sfcl.models import build_model
+
+log = logging.getLogger(__name__)
+MODALITY_INDEX = {"vis": 0, "nir": 1}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SfclError("config key train.device is cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def autocast_context(device: torch.device, amp: str):
+    """bf16/fp16 autocast on CUDA; ``off`` (and any CPU run) is full float32."""
+    if amp not in ("off", "bf16", "fp16"):
+        raise SfclError(f"config key train.amp: expected off, bf16 or fp16, got {amp!r}")
+    if amp == "off" or device.type != "cuda":
+        return nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def load_dataset(cfg: Config) -> ReIDDataset:
+    kwargs = {"trial": cfg.data.trial} if cfg.data.name == "regdb" else {}
+    return build_dataset(cfg.data.name, cfg.data.root, **kwargs)
+
+
+def build_train_loader(cfg: Config, dataset: ReIDDataset, dist_info: DistInfo) -> tuple[DataLoader, CrossModalIdentitySampler]:
+    """DataLoader whose batches are [visible half | infrared half], aligned by identity."""
+    transforms = {
+        m: build_transforms(
+            cfg.data.height, cfg.data.width, train=True, modality=m,
+            random_erasing=cfg.data.random_erasing, channel_aug=cfg.data.channel_aug,
+        )
+        for m in MODALITY_INDEX
+    }
+    samples = dataset.train
+    sampler = CrossModalIdentitySampler(
+        labels=[s.label for s in samples],
+        modalities=[MODALITY_INDEX[s.modality] for s in samples],
+        num_ids=cfg.data.num_ids,
+        num_instances=cfg.data.num_instances,
+        seed=cfg.train.seed,
+        num_batches=cfg.train.batches_per_epoch,
+        rank=dist_info.rank,
+        world_size=dist_info.world_size,
+    )
+    loader = DataLoader(
+        ImageDataset(samples, transforms),
+        batch_sampler=sampler,
+        num_workers=cfg.data.workers,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=False,
+    )
+    return loader, sampler
+
+
+def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: torch.device) -> dict[str, dict]:
+    """Extract test features once and run every configured protocol; percent metrics per protocol."""
+    protocols = cfg.eval.protocols or list(dataset.protocols[:1])
+    for name in protocols:
+        if name not in dataset.protocols:
+            raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} (valid: {', '.join(dataset.protocols)})")
+    feats = extract_features(
+        model, dataset.test, cfg.data.height, cfg.data.width, batch_size=cfg.data.test_batch_size,
+        workers=cfg.data.workers, device=device, channels_last=cfg.train.channels_last,
+    )
+    return {
+        name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta)
+        for name in protocols
+    }
+
+
+class Trainer:
+    """Holds the state of one run; :meth:`fit` runs the remaining epochs."""
+
+    def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        self.dist = init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.out_dir = Path(cfg.train.output_dir)
+        seed_everything(cfg.train.seed)
+        self.dataset = load_dataset(cfg)
+        self.loader, self.sampler = build_train_loader(cfg, self.dataset, self.dist)
+        self.model = build_model(cfg.model, self.dataset.num_classes).to(self.device)
+        if cfg.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.objective = ReIDObjective(cfg.loss)
+        self.optimizer = build_optimizer(
+            self.model.param_groups(cfg.optim.lr, cfg.optim.backbone_lr_mult), cfg.optim
+        )
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and self.device.type == "cuda")
+        self.start_epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {}
+        if resume is not None:
+            self._resume(resume)
+        self.train_model = self._wrap(self.model)
+        self.writer = None
+        if self.dist.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out_dir / "config.yaml")
+            self.writer = SummaryWriter(str(self.out_dir / "tb"))
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if self.dist.enabled:
+            if self.cfg.train.sync_bn:
+                if self.device.type != "cuda":
+                    raise SfclError("config key train.sync_bn needs CUDA (torch's SyncBatchNorm is GPU-only)")
+                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if self.cfg.train.compile:
+            model = torch.compile(model)
+        return model
+
+    def _resume(self, path: str | Path) -> None:
+        state = load_checkpoint(path)
+        if state.get("num_classes") != self.dataset.num_classes:
+            raise SfclError(
+                f"checkpoint {path} has {state.get('num_classes')} classes, dataset has {self.dataset.num_classes}"
+            )
+        load_model_state(self.model, state, path)
+        if "optimizer" not in state:
+            raise SfclError(f"checkpoint {path} holds weights only (no optimizer state): it cannot be resumed")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.start_epoch = int(state["epoch"])
+        self.history = list(state.get("history", []))
+        self.best = dict(state.get("best", {}))
+        log.info("resumed from %s at epoch %d", path, self.start_epoch)
+
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(),
+            "num_classes": self.dataset.num_classes,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "history": self.history,
+            "best": self.best,
+        }
+
+    def train_one_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the sampler's batches; returns the mean of each loss term."""
+        cfg = self.cfg
+        seed_everything(cfg.train.seed * 100_003 + epoch)
+        self.sampler.set_epoch(epoch)
+        self.train_model.train()
+        sums: dict[str, float] = {}
+        steps = 0
+        bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
+                   disable=not (cfg.train.progress and self.dist.is_main))
+        for step, (images, labels, _pids, _cams, modality) in enumerate(bar):
+            images = images.to(self.device, non_blocking=True)
+            if cfg.train.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            labels = labels.to(self.device)
+            modality = modality.to(self.device)
+            with autocast_context(self.device, cfg.train.amp):
+                output = self.train_model(images, modality)
+            total, terms = self.objective(output, labels, modality, gather=gather_with_grad)
+            if not torch.isfinite(total):
+                raise SfclError(
+                    f"loss became {total.item()} at epoch {epoch + 1} step {step + 1} "
+                    f"(terms {terms}); last good checkpoint: {self.out_dir / 'last.pt'}"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            if cfg.optim.clip_grad_norm > 0:
+                self.scaler.unscale_(self.optimizer)
+                clip_gradients(self.model, cfg.optim.clip_grad_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            steps += 1
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value
+            if self.dist.is_main and step % max(1, cfg.train.log_every) == 0:
+                bar.set_postfix(loss=f"{terms.get('total', total.item()):.3f}")
+        return {key: value / max(1, steps) for key, value in sums.items()}
+
+    def fit(self) -> dict[str, Any]:
+        cfg = self.cfg
+        start = time.time()
+        for epoch in range(self.start_epoch, cfg.train.epochs):
+            tic = time.time()
+            terms = self.train_one_epoch(epoch)
+            lr = self.optimizer.param_groups[-1]["lr"]
+            self.scheduler.step()
+            record: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": time.time() - tic, **terms}
+            last = epoch + 1 == cfg.train.epochs
+            if cfg.train.eval_every > 0 and ((epoch + 1) % cfg.train.eval_every == 0 or last):
+                if self.dist.is_main:
+                    record["eval"] = evaluate_model(self.model, self.dataset, cfg, self.device)
+                barrier()
+            self.history.append(record)
+            if self.dist.is_main:
+                self._log_epoch(record)
+                improved = self._update_best(record)
+                state = self._state(epoch + 1)
+                save_checkpoint(self.out_dir / "last.pt", state)
+                if improved:
+                    save_checkpoint(self.out_dir / "best.pt", state)
+            barrier()
+        results = self._results(time.time() - start)
+        if self.dist.is_main:
+            payload = json.dumps(results, indent=2).encode()
+            atomic_write(self.out_dir / "results.json", lambda handle: handle.write(payload))
+            self.writer.close()
+        return results
+
+    def _update_best(self, record: dict[str, Any]) -> bool:
+        if "eval" not in record:
+            return False
+        first = next(iter(record["eval"].values()))
+        if not self.best or first["mAP"] > self.best["mAP"]:
+            self.best = {"epoch": record["epoch"], "mAP": first["mAP"], "r1": first["r1"]}
+            return True
+        return False
+
+    def _log_epoch(self, record: dict[str, Any]) -> None:
+        epoch = record["epoch"]
+        for key, value in record.items():
+            if isinstance(value, float):
+                self.writer.add_scalar(f"train/{key}", value, epoch)
+        line = f"epoch {epoch}/{self.cfg.train.epochs} loss {record.get('total', float('nan')):.4f} lr {record['lr']:.2e}"
+        for name, metrics in record.get("eval", {}).items():
+            for key in ("r1", "mAP", "mINP"):
+                self.writer.add_scalar(f"eval/{name}/{key}", metrics[key], epoch)
+            line += f" | {name} R1 {metrics['r1']:.2f} mAP {metrics['mAP']:.2f}"
+        log.info(line)
+
+    def _results(self, seconds: float) -> dict[str, Any]:
+        evals = [r for r in self.history if "eval" in r]
+        return {
+            "name": self.cfg.name,
+            "config": self.cfg.to_dict(),
+            "epochs": len(self.history),
+            "train_seconds": seconds,
+            "history": [{k: v for k, v in r.items() if k != "eval"} for r in self.history],
+            "final": evals[-1]["eval"] if evals else {},
+            "best": self.best,
+        }
+
+
+def load_model_state(model: nn.Module, state: dict[str, Any], path: str | Path) -> None:
+    """Load ``state['model']`` strictly; a different architecture is a one-line SfclError."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as err:
+        detail = str(err).splitlines()[0][:160]
+        raise SfclError(f"checkpoint {path} does not fit this architecture ({detail})") from None
+
+
+def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
+    """Rebuild the model a checkpoint was trained with and load its weights (eval mode)."""
+    state = load_checkpoint(path)
+    cfg = config_from_dict(state["config"])
+    cfg.model.pretrained = None  # the checkpoint holds every weight
+    model = build_model(cfg.model, int(state["num_classes"]))
+    load_model_state(model, state, path)
+    return model.to(device).eval(), cfg
+
+
+def train(cfg: Config, resume: str | Path | None = None) -> dict[str, Any]:
+    """Run (or resume) one experiment; returns the results dict also written to results.json."""
+    try:
+        return Trainer(cfg, resume=resume).fit()
+    finally:
+        cleanup_distributed()
+

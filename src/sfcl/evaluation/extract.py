@@ -1,0 +1,47 @@
+"""Feature extraction for evaluation: one image at a time through the model, batched.
+
+Every test image passes alone through its own modality's stem (no paired image
+of the other modality is needed); features are the model's ``embedding``
+(post-BN neck), returned in the order of ``samples``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from sfcl.data.base import Sample
+from sfcl.data.dataset import ImageDataset
+from sfcl.data.transforms import build_transforms
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module,
+    samples: list[Sample],
+    height: int,
+    width: int,
+    batch_size: int = 128,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """Return float32 embeddings (N, D) of ``samples`` (N images) in their order."""
+    transform = {m: build_transforms(height, width, train=False, modality=m) for m in ("vis", "nir")}
+    loader = DataLoader(ImageDataset(samples, transform), batch_size=batch_size, shuffle=False, num_workers=workers)
+    was_training = model.training
+    model.eval()
+    chunks = []
+    for images, _label, _pid, _cam, modality in tqdm(loader, desc="extract", disable=not progress, leave=False):
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        output = model(images, modality.to(device))
+        chunks.append(output.embedding.float().cpu())
+    model.train(was_training)
+    features = torch.cat(chunks) if chunks else torch.empty(0, 0)
+    assert features.shape[0] == len(samples), (features.shape, len(samples))
+    return features
