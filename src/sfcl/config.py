@@ -92,7 +92,7 @@ class TrainConfig:
     compile: bool = False
     sync_bn: bool = False
     batches_per_epoch: int | None = None  # None: AGW's int(max(N_vis, N_nir) / (P*K)) + 1
-    eval_every: int = 10
+    eval_every: int = 10  # epochs between evaluations; 0 = only after the last epoch
     log_every: int = 20
     output_dir: str = "runs/default"
     progress: bool = True

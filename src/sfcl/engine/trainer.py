@@ -246,7 +246,7 @@ class Trainer:
             self.scheduler.step()
             record: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": time.time() - tic, **terms}
             last = epoch + 1 == cfg.train.epochs
-            if cfg.train.eval_every > 0 and ((epoch + 1) % cfg.train.eval_every == 0 or last):
+            if last or (cfg.train.eval_every > 0 and (epoch + 1) % cfg.train.eval_every == 0):
                 if self.dist.is_main:
                     record["eval"] = evaluate_model(self.model, self.dataset, cfg, self.device)
                 barrier()
