@@ -198,6 +198,29 @@ class Trainer:
             "best": self.best,
         }
 
+    def step(self, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """One optimisation step on a loader batch; raises FloatingPointError on a non-finite loss."""
+        cfg = self.cfg
+        images, labels, _pids, _cams, modality = batch
+        images = images.to(self.device, non_blocking=True)
+        if cfg.train.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        labels = labels.to(self.device)
+        modality = modality.to(self.device)
+        with autocast_context(self.device, cfg.train.amp):
+            output = self.train_model(images, modality)
+        total, terms = self.objective(output, labels, gather=gather_with_grad)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss became {total.item()} ({terms})")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if cfg.optim.clip_grad_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(self.model, cfg.optim.clip_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return total, terms
+
     def train_one_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the sampler's batches; returns the mean of each loss term."""
         cfg = self.cfg
@@ -208,27 +231,13 @@ class Trainer:
         steps = 0
         bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
                    disable=not (cfg.train.progress and self.dist.is_main))
-        for step, (images, labels, _pids, _cams, modality) in enumerate(bar):
-            images = images.to(self.device, non_blocking=True)
-            if cfg.train.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            labels = labels.to(self.device)
-            modality = modality.to(self.device)
-            with autocast_context(self.device, cfg.train.amp):
-                output = self.train_model(images, modality)
-            total, terms = self.objective(output, labels, modality, gather=gather_with_grad)
-            if not torch.isfinite(total):
+        for step, batch in enumerate(bar):
+            try:
+                total, terms = self.step(batch)
+            except FloatingPointError as err:
                 raise SfclError(
-                    f"loss became {total.item()} at epoch {epoch + 1} step {step + 1} "
-                    f"(terms {terms}); last good checkpoint: {self.out_dir / 'last.pt'}"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(total).backward()
-            if cfg.optim.clip_grad_norm > 0:
-                self.scaler.unscale_(self.optimizer)
-                clip_gradients(self.model, cfg.optim.clip_grad_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+                    f"{err} at epoch {epoch + 1} step {step + 1}; last good checkpoint: {self.out_dir / 'last.pt'}"
+                ) from None
             steps += 1
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value

@@ -1,0 +1,74 @@
+import json
+
+import pytest
+import torch
+
+from sfcl.engine.checkpoint import load_checkpoint, save_checkpoint
+from sfcl.engine.trainer import Trainer, model_from_checkpoint, train
+from sfcl.errors import SfclError
+
+from .conftest import tiny_config
+
+
+def test_training_lowers_the_loss(tiny_synthvi, tmp_path):
+    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=6", "train.batches_per_epoch=4")
+    results = train(cfg)
+    losses = [record["total"] for record in results["history"]]
+    assert losses[-1] < 0.8 * losses[0], losses
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["final"]["sysu-all-single"]["mAP"] == pytest.approx(results["final"]["sysu-all-single"]["mAP"])
+    for name in ("last.pt", "best.pt", "config.yaml"):
+        assert (tmp_path / "run" / name).is_file()
+    assert any((tmp_path / "run" / "tb").iterdir())
+
+
+def test_resume_matches_uninterrupted(tiny_synthvi, tmp_path, monkeypatch):
+    straight = Trainer(tiny_config(tiny_synthvi, tmp_path / "a", "train.epochs=3"))
+    straight.fit()
+
+    cfg = tiny_config(tiny_synthvi, tmp_path / "b", "train.epochs=3")
+    interrupted = Trainer(cfg)
+    original = Trainer.train_one_epoch
+
+    def stop_at_second(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "train_one_epoch", stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    monkeypatch.setattr(Trainer, "train_one_epoch", original)
+    assert load_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 2
+    resumed = Trainer(cfg, resume=tmp_path / "b" / "last.pt")
+    assert resumed.start_epoch == 2
+    resumed.fit()
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert len(resumed.history) == 3
+
+
+def test_non_finite_loss_stops_with_one_line(tiny_synthvi, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=2"))
+    original = trainer.objective.forward
+
+    def poisoned(output, labels, **kwargs):
+        total, terms = original(output, labels, **kwargs)
+        return total * float("nan"), terms
+
+    trainer.train_one_epoch(0)  # one good epoch first
+    monkeypatch.setattr(trainer.objective, "forward", poisoned)
+    with pytest.raises(SfclError, match="epoch 2 step 1") as info:
+        trainer.train_one_epoch(1)
+    assert "\n" not in str(info.value)
+
+
+def test_checkpoint_of_other_architecture(tiny_synthvi, tmp_path):
+    train(tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=1"))
+    model, cfg = model_from_checkpoint(tmp_path / "run" / "last.pt")
+    assert not model.training and cfg.model.depth == 18
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    state["config"]["model"]["depth"] = 34
+    save_checkpoint(tmp_path / "other.pt", {k: v for k, v in state.items() if k != "format"})
+    with pytest.raises(SfclError, match="does not fit this architecture"):
+        model_from_checkpoint(tmp_path / "other.pt")
