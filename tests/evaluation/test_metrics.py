@@ -1,0 +1,84 @@
+"""The vectorised protocols equal the slow per-query reference on random inputs, ties included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sfcl.errors import SfclError
+from sfcl.evaluation.metrics import EVALUATORS, eval_regdb, eval_sysu
+from tests.reference.ref_eval import reference_eval
+
+
+def random_problem(seed: int, num_q: int, num_g: int, num_ids: int, ties: bool):
+    rng = np.random.default_rng(seed)
+    dist = rng.random((num_q, num_g))
+    if ties:
+        dist = np.round(dist * 4) / 4  # only five distinct values: many ties
+    q_pids = rng.integers(0, num_ids + 3, num_q)  # some query ids absent from the gallery
+    g_pids = rng.integers(0, num_ids, num_g)
+    q_cams = rng.choice([3, 6], num_q)
+    g_cams = rng.choice([1, 2, 4, 5], num_g)
+    return dist, q_pids, g_pids, q_cams, g_cams
+
+
+@pytest.mark.parametrize("rule", ["sysu", "regdb", "llcm"])
+@pytest.mark.parametrize("seed, num_q, num_g, num_ids, ties", [
+    (0, 40, 60, 10, False), (1, 30, 80, 25, True), (2, 25, 12, 4, True), (3, 50, 200, 30, False),
+])
+def test_matches_reference(rule, seed, num_q, num_g, num_ids, ties):
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(seed, num_q, num_g, num_ids, ties)
+    if rule == "llcm":  # cameras shared between query and gallery so the same-camera rule fires
+        g_cams = np.random.default_rng(seed).choice([3, 6, 1], num_g)
+    cmc, m_ap, m_inp = EVALUATORS[rule](dist, q_pids, g_pids, q_cams, g_cams)
+    ref_cmc, ref_ap, ref_inp = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
+    np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
+    assert m_ap == pytest.approx(ref_ap, abs=1e-6)
+    assert m_inp == pytest.approx(ref_inp, abs=1e-6)
+    assert cmc.shape == (min(20, num_g),)
+
+
+def test_torch_inputs_on_their_device_give_the_same_numbers():
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(5, 20, 30, 8, False)
+    as_numpy = eval_sysu(dist, q_pids, g_pids, q_cams, g_cams)
+    as_torch = eval_sysu(*(torch.as_tensor(a) for a in (dist, q_pids, g_pids, q_cams, g_cams)))
+    np.testing.assert_allclose(as_numpy[0], as_torch[0])
+    assert as_numpy[1:] == pytest.approx(as_torch[1:])
+
+
+def test_sysu_drops_camera_two_for_camera_three_queries():
+    # one query of camera 3; the true match sits in camera 2 only -> the query is not valid
+    dist = np.array([[0.1, 0.5], [0.1, 0.5]])
+    q_pids, g_pids = np.array([7, 7]), np.array([7, 8])
+    cmc, m_ap, _ = eval_sysu(dist, q_pids, g_pids, np.array([3, 6]), np.array([2, 1]))
+    assert m_ap == pytest.approx(1.0) and cmc[0] == pytest.approx(1.0)  # only the camera-6 query counts
+    with pytest.raises(SfclError, match="no query identity"):
+        eval_sysu(dist[:1], q_pids[:1], g_pids, np.array([3]), np.array([2, 1]))
+
+
+def test_dedup_cmc_counts_distinct_identities():
+    # ranking: id 1, id 1, id 1, id 9 (the match): de-duplicated rank 2, raw rank 4
+    dist = np.array([[0.1, 0.2, 0.3, 0.4]])
+    g_pids = np.array([1, 1, 1, 9])
+    cmc, m_ap, m_inp = eval_sysu(dist, np.array([9]), g_pids, np.array([6]), np.array([1, 1, 1, 1]))
+    assert cmc[:2].tolist() == [0.0, 1.0]
+    raw_cmc, raw_ap, _ = eval_regdb(dist, np.array([9]), g_pids)
+    assert raw_cmc[:4].tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert m_ap == pytest.approx(0.25) and m_inp == pytest.approx(0.25) and raw_ap == pytest.approx(0.25)
+
+
+def test_max_rank_cut_to_gallery_size():
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(7, 10, 8, 3, False)
+    cmc, _, _ = eval_regdb(dist, q_pids, g_pids, q_cams, g_cams, max_rank=20)
+    assert cmc.shape == (8,) and cmc[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("rule", ["sysu", "regdb", "llcm"])
+def test_many_matches_per_query_take_the_sorting_path(rule):
+    # 4 identities, 200 gallery images: ~50 matches per query, above the comparison path's limit
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(11, 30, 200, 4, ties=True)
+    cmc, m_ap, m_inp = EVALUATORS[rule](dist, q_pids, g_pids, q_cams, g_cams)
+    ref_cmc, ref_ap, ref_inp = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
+    np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
+    assert (m_ap, m_inp) == pytest.approx((ref_ap, ref_inp), abs=1e-6)
