@@ -1,0 +1,63 @@
+"""Torch dataset over :class:`Sample` records.
+
+``ImageDataset[i]`` returns ``(image (3,H,W) float32, label, pid, cam,
+modality_index)`` with modality_index 0 = vis, 1 = nir. Images are always read
+as 3-channel RGB (infrared too).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.transforms.functional import to_tensor
+
+from sfcl.data.base import Sample
+from sfcl.errors import SfclError
+
+MODALITY_INDEX: dict[str, int] = {"vis": 0, "nir": 1}
+Transform = Union[None, Callable, dict]
+
+
+def read_image(path: str) -> Image.Image:
+    """Open ``path`` as a fully loaded RGB PIL image; unreadable → :class:`SfclError`."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SfclError(f"unreadable image {path}: expected a valid image file ({msg})") from None
+
+
+class ImageDataset(Dataset):
+    """Images of ``samples`` through ``transform``.
+
+    ``transform``: None (plain ``to_tensor``), one callable for all images, or a
+    dict ``{"vis": t, "nir": t}`` chosen by the sample's modality. It is a public
+    attribute and may be replaced after construction.
+    """
+
+    def __init__(self, samples: Sequence[Sample], transform: Transform = None) -> None:
+        self.samples = list(samples)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _transform_for(self, modality: str) -> Callable | None:
+        t = self.transform
+        if isinstance(t, dict):
+            if modality not in t:
+                raise SfclError(f"transform dict has no key {modality!r}: expected keys 'vis' and 'nir'")
+            return t[modality]
+        return t
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int, int, int]:
+        s = self.samples[index]
+        img = read_image(s.path)
+        t = self._transform_for(s.modality)
+        x = t(img) if t is not None else to_tensor(img)
+        return x, s.label, s.pid, s.cam, MODALITY_INDEX[s.modality]

@@ -1,0 +1,76 @@
+"""LLCM loader (layout of the DEEN code release).
+
+Layout::
+
+    root/idx/train_vis.txt, root/idx/train_nir.txt    lines 'relative/path label'
+    root/test_vis/cam<k>/<id:04d>/<img>.jpg           visible test images
+    root/test_nir/cam<k>/<id:04d>/<img>.jpg           near-infrared test images
+
+Training pids are the list labels; ``label`` is their contiguous index over the
+sorted training pids, identical in both modalities. The test ids are the id
+folders present under ``test_*/cam<k>/``; the cam number is ``k``. This loader
+requires that ``cam<k>/<id>`` sub-structure for the test folders (a release
+that stores ids directly with the camera encoded otherwise is not supported).
+``test`` order: pid sorted, then cam number, then modality (vis before nir, as
+LLCM cameras hold both), then file name; modality follows the folder
+(``test_vis`` → vis, ``test_nir`` → nir). Training cams come from a ``_c<k>_``
+token in the file name (LLCM naming), else 0.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sfcl.data.base import ReIDDataset, Sample, require_dir
+from sfcl.data.regdb import read_list
+from sfcl.errors import SfclError
+
+PROTOCOLS: tuple[str, ...] = ("llcm-v2i", "llcm-i2v")
+_CAM_RE = re.compile(r"^cam(\d+)$")
+_FILE_CAM_RE = re.compile(r"_c(\d+)_")
+
+
+def _file_cam(path: Path) -> int:
+    m = _FILE_CAM_RE.search(path.name)
+    return int(m.group(1)) if m else 0
+
+
+def _scan_test(folder: Path, modality: str) -> list[Sample]:
+    """Every image under ``folder/cam<k>/<id>/`` as unsorted test samples."""
+    require_dir(folder, f"LLCM test folder with cam<k>/<id:04d>/ sub-folders ({modality})")
+    out: list[Sample] = []
+    cams = [d for d in folder.iterdir() if d.is_dir() and _CAM_RE.match(d.name)]
+    if not cams:
+        raise SfclError(f"no cam<k> folders in {folder}: expected cam<k>/<id:04d>/<img> layout")
+    for cam_dir in cams:
+        cam = int(_CAM_RE.match(cam_dir.name).group(1))
+        for id_dir in cam_dir.iterdir():
+            if not id_dir.is_dir():
+                continue
+            try:
+                pid = int(id_dir.name)
+            except ValueError:
+                raise SfclError(f"unexpected folder {id_dir}: expected an integer identity folder name") from None
+            out.extend(Sample(str(p), pid, cam, modality) for p in id_dir.iterdir() if p.is_file())
+    return out
+
+
+def load_llcm(root: str | Path) -> ReIDDataset:
+    """Load LLCM from ``root``."""
+    root = Path(root).resolve()
+    require_dir(root, "LLCM dataset root")
+    idx = require_dir(root / "idx", "LLCM idx/ folder with train_vis.txt and train_nir.txt")
+    train_v = read_list(root, idx / "train_vis.txt")
+    train_n = read_list(root, idx / "train_nir.txt")
+    if not train_v or not train_n:
+        raise SfclError(f"no training images in {idx}/train_{{vis,nir}}.txt: expected 'path label' lines")
+    pids = sorted({pid for _, pid in train_v + train_n})
+    labels = {pid: i for i, pid in enumerate(pids)}
+    train = [Sample(str(p), pid, _file_cam(p), "vis", labels[pid]) for p, pid in train_v]
+    train += [Sample(str(p), pid, _file_cam(p), "nir", labels[pid]) for p, pid in train_n]
+    test = _scan_test(root / "test_vis", "vis") + _scan_test(root / "test_nir", "nir")
+    if not test:
+        raise SfclError(f"no test ids under {root}/test_vis and test_nir: expected cam<k>/<id:04d>/<img> files")
+    test.sort(key=lambda s: (s.pid, s.cam, s.modality != "vis", Path(s.path).name))
+    return ReIDDataset("llcm", str(root), train, test, len(pids), PROTOCOLS, {})

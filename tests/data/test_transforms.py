@@ -1,0 +1,49 @@
+import numpy as np
+import torch
+from PIL import Image
+
+from sfcl.data.transforms import ChannelAugmentation, build_transforms
+
+
+def _img():
+    g = torch.Generator().manual_seed(0)
+    arr = torch.randint(0, 256, (40, 20, 3), generator=g, dtype=torch.uint8).numpy()
+    return Image.fromarray(arr, "RGB")
+
+
+def test_shapes_dtype():
+    for train in (True, False):
+        for mod in ("vis", "nir"):
+            x = build_transforms(32, 16, train=train, modality=mod)(_img())
+            assert x.shape == (3, 32, 16) and x.dtype == torch.float32
+
+
+def test_test_transform_deterministic():
+    t = build_transforms(32, 16, train=False)
+    assert torch.equal(t(_img()), t(_img()))
+
+
+def test_train_seeded():
+    t = build_transforms(32, 16, train=True)
+    torch.manual_seed(1)
+    a = t(_img())
+    torch.manual_seed(1)
+    assert torch.equal(a, t(_img()))
+
+
+def test_pipeline_contents():
+    names = [type(s).__name__ for s in build_transforms(train=True, modality="vis").transforms]
+    assert names == ["Resize", "Pad", "RandomCrop", "RandomHorizontalFlip", "ChannelAugmentation",
+                     "ToTensor", "Normalize", "RandomErasing"]
+    names = [type(s).__name__ for s in build_transforms(train=True, modality="nir", random_erasing=0).transforms]
+    assert "ChannelAugmentation" not in names and "RandomErasing" not in names
+
+
+def test_channel_augmentation_p1():
+    aug = ChannelAugmentation(p=1.0)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        out = torch.as_tensor(np.array(aug(_img()))).reshape(-1, 3)
+        assert (out[:, 0] == out[:, 1]).all() and (out[:, 1] == out[:, 2]).all()
+    img = _img()
+    assert ChannelAugmentation(p=0.0)(img) is img
