@@ -5,12 +5,17 @@ a single-shot gallery of 301 images and a multi-shot gallery of 3010. Both
 implementations score the same random distance matrix; the script checks they
 agree, then prints seconds and the ratio.
 
-    .venv/bin/python benchmarks/eval_speed.py [--repeats 3] [--device cpu]
+    .venv/bin/python benchmarks/eval_speed.py [--repeats 3] [--device cpu] [--agw PATH/eval_metrics.py]
+
+``--agw`` also times the community reference itself (the AGW baseline's
+``eval_metrics.py`` from your own checkout of mangye16/Cross-Modal-Re-ID-baseline;
+nothing of it ships with sfcl) and reports the largest difference to ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -44,14 +49,24 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def load_agw(path: str):
+    spec = importlib.util.spec_from_file_location("agw_eval_metrics", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.eval_sysu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--agw", default=None, help="path to the AGW baseline's eval_metrics.py")
     args = parser.parse_args()
+    agw = load_agw(args.agw) if args.agw else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    print("| setting | gallery | reference loop (s) | sfcl vectorised (s) | speed-up |")
-    print("|---|---:|---:|---:|---:|")
+    extra = " AGW eval_sysu (s) | speed-up vs AGW | max diff vs AGW |" if agw else ""
+    print("| setting | gallery | our loop twin (s) | sfcl vectorised (s) | speed-up |" + extra)
+    print("|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if agw else ""))
     for name, num_g in (("single-shot", 301), ("multi-shot", 3010)):
         dist, q_pids, g_pids, q_cams, g_cams = problem(num_g)
         tensors = [torch.as_tensor(a, device=args.device) for a in (dist, q_pids, g_pids, q_cams, g_cams)]
@@ -60,7 +75,13 @@ def main() -> None:
         assert np.allclose(fast[0], slow[0], atol=1e-6) and abs(fast[1] - slow[1]) < 1e-6
         t_fast = best_of(lambda: eval_sysu(*tensors), args.repeats)
         t_slow = best_of(lambda: reference_eval(dist, q_pids, g_pids, q_cams, g_cams, "sysu"), 1)
-        print(f"| {name} | 3803 x {num_g} | {t_slow:.3f} | {t_fast:.4f} | {t_slow / t_fast:.1f}x |")
+        row = f"| {name} | 3803 x {num_g} | {t_slow:.3f} | {t_fast:.4f} | {t_slow / t_fast:.1f}x |"
+        if agw:
+            ref = agw(dist, q_pids, g_pids, q_cams, g_cams)
+            diff = max(float(np.abs(ref[0] - fast[0]).max()), abs(ref[1] - fast[1]), abs(ref[2] - fast[2]))
+            t_agw = best_of(lambda: agw(dist, q_pids, g_pids, q_cams, g_cams), 1)
+            row += f" {t_agw:.3f} | {t_agw / t_fast:.1f}x | {diff:.1e} |"
+        print(row)
 
 
 if __name__ == "__main__":
