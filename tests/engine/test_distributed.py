@@ -37,17 +37,21 @@ def _free_port() -> int:
 
 def _run_steps(root: str, out: str, result: str | None) -> None:
     torch.set_num_threads(1)
-    trainer = Trainer(tiny_config(Path(root), Path(out), f"train.batches_per_epoch={STEPS}"))
+    # SGD, not Adam: Adam's normalised step turns float round-off in near-zero gradients into
+    # full-size updates, which would hide what this test compares
+    trainer = Trainer(tiny_config(Path(root), Path(out), f"train.batches_per_epoch={STEPS}", "optim.name=sgd",
+                                  "optim.lr=0.05"))
     for module in trainer.model.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.eval()
     test_transform = {m: build_transforms(32, 16, train=False, modality=m) for m in ("vis", "nir")}
     trainer.loader.dataset.transform = test_transform  # no random augmentation: same pixels either way
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.sampler.set_epoch(0)
     for batch in trainer.loader:
         trainer.step(batch)
     if result is not None:
-        torch.save(trainer.model.state_dict(), result)
+        torch.save({"before": before, "after": trainer.model.state_dict()}, result)
 
 
 def _worker(rank: int, world_size: int, port: int, root: str, out: str, result: str) -> None:
@@ -65,8 +69,13 @@ def test_two_processes_match_one(tiny_synthvi, tmp_path):
     double = tmp_path / "ddp.pt"
     mp.spawn(_worker, args=(2, _free_port(), str(tiny_synthvi), str(tmp_path / "two"), str(double)), nprocs=2)
     expected, got = torch.load(single), torch.load(double)
-    for key in expected:
-        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
+    moved = 0
+    for key, value in expected["after"].items():
+        torch.testing.assert_close(got["after"][key], value, rtol=1e-3, atol=1e-4,
+                                   msg=lambda m, key=key: f"{key}: {m}")
+        if value.is_floating_point():
+            moved = max(moved, float((value - expected["before"][key]).abs().max()))
+    assert moved > 1e-2  # the steps changed the weights far beyond the tolerance
 
 
 @pytest.mark.slow
