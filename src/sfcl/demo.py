@@ -45,8 +45,7 @@ def run_demo(out: Path, num_ids: int | None = None, epochs: int | None = None, s
     """Run the demo and return ``{row name: protocol results}``."""
     cfg, ids = demo_config(out, num_ids, epochs, seed)
     tic = time.time()
-    synthesize(out / "synthvi", num_ids=ids, seed=seed, height=cfg.data.height, width=cfg.data.width,
-               workers=max(1, cfg.data.workers), progress=True)
+    synthesize(out / "synthvi", num_ids=ids, seed=seed, workers=2, progress=True)
     log.info("SynthVI: %d identities in %.1f s", ids, time.time() - tic)
     dataset = load_sysu(cfg.data.root)
     rows: dict[str, dict] = {}
