@@ -123,7 +123,8 @@ def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: 
 class Trainer:
     """Holds the state of one run; :meth:`fit` runs the remaining epochs."""
 
-    def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
+    def __init__(self, cfg: Config, resume: str | Path | None = None, dataset: ReIDDataset | None = None) -> None:
+        """``dataset`` overrides loading ``cfg.data`` from disk (benchmarks, tests)."""
         self.cfg = cfg
         self.device = resolve_device(cfg.train.device)
         self.dist = init_distributed(self.device.type)
@@ -131,7 +132,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.out_dir = Path(cfg.train.output_dir)
         seed_everything(cfg.train.seed)
-        self.dataset = load_dataset(cfg)
+        self.dataset = dataset if dataset is not None else load_dataset(cfg)
         self.loader, self.sampler = build_train_loader(cfg, self.dataset, self.dist)
         self.model = build_model(cfg.model, self.dataset.num_classes).to(self.device)
         if cfg.train.channels_last:
