@@ -40,6 +40,24 @@ class DataConfig:
 
 
 @dataclass
+class FrequencyConfig:
+    """CFAM internals (``model.frequency.*``); the full-size defaults land on the paper's 60.85 M."""
+
+    dim: int = 768  # token width inside CFAM (amplitude, phase)
+    heads: int = 8
+    d_state: int = 16  # SS2D state size
+    ssm_expand: float = 2.0  # SS2D inner width = ssm_expand * dim
+    mlp_ratio: float = 4.0  # VSS / Transformer MLPs
+    attn_mlp_ratio: float = 2.0  # MLP after the cross-modal attention
+    scan_backend: str = "auto"  # auto | torch | mamba_ssm
+    prototype_momentum: float = 0.9  # EMA of the other modality's spectrum, the partner at inference
+    blend_init: float = 0.5  # initial weight of the transported spectrum (learned)
+    sinkhorn_epsilon: float = 0.05  # relative to the mean cost
+    sinkhorn_iters: int = 50
+    sinkhorn_tol: float = 1e-4
+
+
+@dataclass
 class ModelConfig:
     """Architecture; the ablation rows (base, cfam, cfam_sfim, sfcl) are flags of one model."""
 
@@ -49,6 +67,7 @@ class ModelConfig:
     gem_p: float = 3.0
     cfam: bool = False
     sfim: bool = False
+    frequency: FrequencyConfig = field(default_factory=FrequencyConfig)
 
 
 @dataclass

@@ -53,7 +53,7 @@ def run_demo(out: Path, num_ids: int | None = None, epochs: int | None = None, s
                                           num_trials=cfg.eval.num_trials)
     device = resolve_device(cfg.train.device)
     seed_everything(seed)
-    untrained = build_model(cfg.model, dataset.num_classes).to(device)
+    untrained = build_model(cfg.model, dataset.num_classes, (cfg.data.height, cfg.data.width)).to(device)
     rows["Base, untrained"] = evaluate_model(untrained, dataset, cfg, device)[PROTOCOL]
     tic = time.time()
     results = Trainer(cfg).fit()

@@ -60,3 +60,13 @@ def test_bad_pretrained_files(tmp_path):
 def test_random_init_warns():
     with pytest.warns(UserWarning, match="random init"):
         TwoStreamResNet(18)
+
+
+@pytest.mark.parametrize("last_stride", [1, 2])
+def test_output_size_matches_the_forward(last_stride):
+    net = TwoStreamResNet(18, last_stride).eval()
+    for height, width in [(64, 32), (33, 17), (127, 63)]:
+        with torch.no_grad():
+            out = net(torch.zeros(1, 3, height, width), torch.zeros(1, dtype=torch.long))
+        assert tuple(out.shape[-2:]) == net.output_size(height, width)
+    assert TwoStreamResNet(18, 1).output_size(288, 144) == (18, 9)

@@ -45,6 +45,6 @@ def test_param_groups_and_frozen_neck_bias():
     assert grouped == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def test_flags_not_yet_available():
-    with pytest.raises(SfclError, match="model.cfam"):
-        build_model(ModelConfig(depth=18, cfam=True), 3)
+def test_sfim_not_yet_available():
+    with pytest.raises(SfclError, match="model.sfim"):
+        build_model(ModelConfig(depth=18, cfam=True, sfim=True), 3)

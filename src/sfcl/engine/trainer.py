@@ -134,7 +134,7 @@ class Trainer:
         seed_everything(cfg.train.seed)
         self.dataset = dataset if dataset is not None else load_dataset(cfg)
         self.loader, self.sampler = build_train_loader(cfg, self.dataset, self.dist)
-        self.model = build_model(cfg.model, self.dataset.num_classes).to(self.device)
+        self.model = build_model(cfg.model, self.dataset.num_classes, (cfg.data.height, cfg.data.width)).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.objective = ReIDObjective(cfg.loss)
@@ -324,7 +324,7 @@ def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") 
     state = load_checkpoint(path)
     cfg = config_from_dict(state["config"])
     cfg.model.pretrained = None  # the checkpoint holds every weight
-    model = build_model(cfg.model, int(state["num_classes"]))
+    model = build_model(cfg.model, int(state["num_classes"]), (cfg.data.height, cfg.data.width))
     load_model_state(model, state, path)
     return model.to(device).eval(), cfg
 

@@ -6,9 +6,9 @@ from sfcl.models.pooling import GeM
 from sfcl.models.reid import ModelOutput, ReIDModel
 
 
-def build_model(cfg: ModelConfig, num_classes: int) -> ReIDModel:
-    """The model of ``cfg`` with a ``num_classes``-way identity classifier."""
-    return ReIDModel(cfg, num_classes)
+def build_model(cfg: ModelConfig, num_classes: int, input_size: tuple[int, int] = (288, 144)) -> ReIDModel:
+    """The model of ``cfg`` with a ``num_classes``-way identity classifier, for ``input_size`` (H, W) images."""
+    return ReIDModel(cfg, num_classes, input_size)
 
 
 __all__ = ["GeM", "ModelOutput", "ReIDModel", "TwoStreamResNet", "build_model"]

@@ -50,6 +50,15 @@ class TwoStreamResNet(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
         _set_last_stride(self.layer4, last_stride)
         self.out_channels = resnet.fc.in_features
+        self.stride = 32 if last_stride == 2 else 16
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """Spatial size of the feature map for an input of ``height x width``: every stride-2
+        stage (stem conv, max-pool, layer2-4 with pad 1 / 3) maps n to ceil(n / 2)."""
+        halvings = self.stride.bit_length() - 1
+        for _ in range(halvings):
+            height, width = -(-height // 2), -(-width // 2)
+        return height, width
 
     def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
         assert images.ndim == 4 and modality.shape == (images.shape[0],), (images.shape, modality.shape)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sfcl.config import ModelConfig
@@ -20,23 +21,37 @@ from sfcl.models.pooling import GeM
 
 @dataclass
 class ModelOutput:
-    """features (B, D) pre-BN pooled (triplet); embedding (B, D) post-BN (retrieval);
-    logits (B, C) in training mode, None in eval mode; feature_map (B, C, h, w)."""
+    """Named outputs; the losses read what they need.
+
+    features (B, D) pre-BN pooled (triplet); embedding (B, D) post-BN (retrieval);
+    logits (B, num_classes) in training mode, None in eval mode; feature_map (B, D, h, w)
+    the backbone's spatial map X. With CFAM: frequency_map O_fre (B, D, h, w),
+    frequency (B, D) its pooled embedding (FAD's L_cfc), transport_plan (B, L, L).
+    """
 
     features: torch.Tensor
     embedding: torch.Tensor
     logits: torch.Tensor | None
     feature_map: torch.Tensor
+    frequency_map: torch.Tensor | None = None
+    frequency: torch.Tensor | None = None
+    transport_plan: torch.Tensor | None = None
 
 
 class ReIDModel(nn.Module):
-    def __init__(self, cfg: ModelConfig, num_classes: int) -> None:
+    """Base (``model.cfam: false``) or Base+CFAM; ``input_size`` (H, W) fixes CFAM's spectrum grid."""
+
+    def __init__(self, cfg: ModelConfig, num_classes: int, input_size: tuple[int, int] = (288, 144)) -> None:
         super().__init__()
-        for flag in ("cfam", "sfim"):
-            if getattr(cfg, flag):
-                raise SfclError(f"config key model.{flag}: not available in this version of sfcl")
+        if cfg.sfim:
+            raise SfclError("config key model.sfim: not available in this version of sfcl")
         self.backbone = TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
         dim = self.backbone.out_channels
+        self.cfam = None
+        if cfg.cfam:
+            from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
+
+            self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.frequency)
         self.pool = GeM(cfg.gem_p)
         self.neck = nn.BatchNorm1d(dim)
         self.neck.bias.requires_grad_(False)  # BN neck with frozen bias (BoT / AGW)
@@ -47,10 +62,17 @@ class ReIDModel(nn.Module):
     def forward(self, images: torch.Tensor, modality: torch.Tensor) -> ModelOutput:
         """images (B, 3, H, W), modality (B,) long {0 visible, 1 infrared}."""
         feature_map = self.backbone(images, modality)
-        features = self.pool(feature_map)
+        if self.cfam is None:
+            fused, extra = feature_map, {}
+        else:
+            cfam = self.cfam(feature_map, modality)
+            fused = F.relu(feature_map + cfam.frequency_map)  # X + O_fre; GeM needs >= 0
+            extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.frequency_map.mean(dim=(2, 3)),
+                     "transport_plan": cfam.plan}
+        features = self.pool(fused)
         embedding = self.neck(features)
         logits = self.classifier(embedding) if self.training else None
-        return ModelOutput(features=features, embedding=embedding, logits=logits, feature_map=feature_map)
+        return ModelOutput(features=features, embedding=embedding, logits=logits, feature_map=feature_map, **extra)
 
     def param_groups(self, lr: float, backbone_lr_mult: float) -> list[dict]:
         """Optimizer groups: pretrained backbone at ``lr * backbone_lr_mult``, new layers at ``lr``."""
