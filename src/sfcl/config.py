@@ -43,7 +43,7 @@ class DataConfig:
 class FrequencyConfig:
     """CFAM internals (``model.frequency.*``); the full-size defaults land on the paper's 60.85 M."""
 
-    dim: int = 768  # token width inside CFAM (amplitude, phase)
+    dim: int = 672  # token width inside CFAM (amplitude, phase); 60.46 M at ResNet-50 (paper 60.85 M)
     heads: int = 8
     d_state: int = 16  # SS2D state size
     ssm_expand: float = 2.0  # SS2D inner width = ssm_expand * dim
@@ -52,7 +52,7 @@ class FrequencyConfig:
     scan_backend: str = "auto"  # auto | torch | mamba_ssm
     prototype_momentum: float = 0.9  # EMA of the other modality's spectrum, the partner at inference
     blend_init: float = 0.5  # initial weight of the transported spectrum (learned)
-    sinkhorn_epsilon: float = 0.05  # relative to the mean cost
+    sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50
     sinkhorn_tol: float = 1e-4
 

@@ -72,3 +72,15 @@ def test_checkpoint_of_other_architecture(tiny_synthvi, tmp_path):
     save_checkpoint(tmp_path / "other.pt", {k: v for k, v in state.items() if k != "format"})
     with pytest.raises(SfclError, match="does not fit this architecture"):
         model_from_checkpoint(tmp_path / "other.pt")
+
+
+def test_base_cfam_trains_and_reloads(tiny_synthvi, tmp_path):
+    """A few steps of Base+CFAM on tiny SynthVI lower the loss; the checkpoint (prototypes included) reloads."""
+    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "model.cfam=true", "model.frequency.dim=16",
+                      "model.frequency.heads=2", "model.frequency.d_state=4", "model.frequency.mlp_ratio=1.0",
+                      "train.epochs=5", "train.batches_per_epoch=4")
+    results = train(cfg)
+    losses = [record["total"] for record in results["history"]]
+    assert losses[-1] < 0.85 * losses[0], losses
+    model, _ = model_from_checkpoint(tmp_path / "run" / "last.pt")
+    assert int(model.cfam.prototype_updates.min()) == 5 * 4

@@ -8,6 +8,7 @@ from sfcl.errors import SfclError
 from sfcl.models import build_model
 
 PAPER_BASE_PARAMS_M = 23.55  # the paper's ablation table, Base row
+PAPER_CFAM_PARAMS_M = 60.85  # + CFAM row
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,32 @@ def test_full_size_base_parameter_count():
     count = model.num_parameters() / 1e6
     assert abs(count - PAPER_BASE_PARAMS_M) / PAPER_BASE_PARAMS_M < 0.05, count
     assert model.num_parameters(include_classifier=True) - model.num_parameters() == 2048 * 395
+
+
+def test_full_size_base_cfam_parameter_count():
+    """Default widths (configs and ``FrequencyConfig``) land within 5% of the paper's 60.85 M."""
+    model = build_model(ModelConfig(depth=50, cfam=True), num_classes=395, input_size=(288, 144))
+    count = model.num_parameters() / 1e6
+    assert abs(count - PAPER_CFAM_PARAMS_M) / PAPER_CFAM_PARAMS_M < 0.05, count
+    assert model.cfam.grid == (18, 5)
+
+
+def test_base_cfam_outputs_frequency_terms():
+    from sfcl.config import FrequencyConfig
+
+    cfg = ModelConfig(depth=18, cfam=True, frequency=FrequencyConfig(dim=16, heads=2, d_state=4, mlp_ratio=1.0))
+    model = build_model(cfg, num_classes=5, input_size=(64, 32))
+    images, modality = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    out = model(images, modality)
+    assert out.frequency_map.shape == out.feature_map.shape == (4, 512, 4, 2)
+    assert out.frequency.shape == (4, 512) and out.transport_plan.shape == (4, 8, 8)
+    assert out.logits.shape == (4, 5)
+    (out.logits.sum() + out.frequency.sum()).backward()
+    model.eval()
+    with torch.no_grad():
+        single = model(images[2:3], modality[2:3]).embedding
+        together = model(images, modality).embedding[2:3]
+    torch.testing.assert_close(single, together, atol=1e-5, rtol=1e-4)
 
 
 def test_outputs_in_train_and_eval_mode():

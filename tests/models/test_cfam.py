@@ -1,0 +1,149 @@
+"""CFAM: shapes, identity at init, partner selection, prototypes, batch independence, transport marginals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sfcl.config import FrequencyConfig
+from sfcl.models.cfam import CFAM
+from sfcl.models.sinkhorn import spectral_marginal
+from sfcl.models.spectrum import decompose
+
+C, SIZE = 32, (8, 4)
+BINS = SIZE[0] * (SIZE[1] // 2 + 1)
+
+
+def small_cfg(**kw) -> FrequencyConfig:
+    base = dict(dim=16, heads=2, d_state=4, mlp_ratio=2.0, attn_mlp_ratio=1.0, scan_backend="torch",
+                sinkhorn_iters=200, sinkhorn_tol=1e-7)
+    return FrequencyConfig(**{**base, **kw})
+
+
+def make(seed: int = 0, **kw) -> CFAM:
+    torch.manual_seed(seed)
+    return CFAM(C, SIZE, small_cfg(**kw))
+
+
+def batch(n: int = 3, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2 * n, C, *SIZE, generator=g)  # post-ReLU-like maps
+    modality = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+    return x, modality
+
+
+def perturb_outputs(cfam: CFAM, seed: int = 5) -> None:
+    """Give the zero-initialised output projections random weights, so every path matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in (cfam.amplitude_out, cfam.phase_out):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * 0.05)
+
+
+def test_shapes_and_dtypes():
+    cfam = make().train()
+    x, modality = batch()
+    out = cfam(x, modality)
+    assert out.frequency_map.shape == x.shape and out.frequency_map.dtype == torch.float32
+    assert out.plan.shape == (6, BINS, BINS)
+    assert out.partner == "batch"
+    with pytest.raises(ValueError, match="built for"):
+        cfam(torch.rand(2, C, 9, 4), torch.zeros(2, dtype=torch.long))
+
+
+def test_identity_on_the_spectrum_at_init_without_transport():
+    """Zero-initialised updates and no transported share: O_fre reproduces X."""
+    cfam = make(blend_init=0.0).eval()
+    x, modality = batch()
+    out = cfam(x, modality).frequency_map
+    torch.testing.assert_close(out, x, atol=2e-3, rtol=2e-3)
+
+
+def test_pairing_and_prototypes():
+    cfam = make().train()
+    x, modality = batch(n=2)
+    assert cfam(x, modality).partner == "batch"
+    assert cfam(x[:3], modality[:3]).partner == "prototype"  # unequal halves
+    assert cfam(x[:2], modality[:2]).partner == "prototype"  # one modality
+    assert cfam.eval()(x, modality).partner == "prototype"
+
+
+def test_first_prototype_update_is_the_batch_mean_then_ema():
+    cfam = make(prototype_momentum=0.75).train()
+    x, modality = batch(n=2)
+    spec = decompose(x)
+    amplitude = spec.amplitude.flatten(2).transpose(1, 2)
+    cfam(x, modality)
+    assert cfam.prototype_updates.tolist() == [1, 1]
+    # amplitude_out is zero at init, so Ã = A and the amplitude prototype is the mean amplitude
+    torch.testing.assert_close(cfam.prototype_amplitude[0], amplitude[:2].mean(0), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cfam.prototype_amplitude[1], amplitude[2:].mean(0), atol=1e-5, rtol=1e-5)
+    before = cfam.prototype_amplitude.clone()
+    x2 = x.flip(0)  # now the infrared maps come first in the visible half
+    cfam(x2, modality)
+    amp2 = decompose(x2).amplitude.flatten(2).transpose(1, 2)
+    torch.testing.assert_close(cfam.prototype_amplitude[0], 0.75 * before[0] + 0.25 * amp2[:2].mean(0),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_eval_output_does_not_depend_on_the_batch():
+    cfam = make()
+    perturb_outputs(cfam)
+    cfam.train()
+    x, modality = batch(n=3)
+    for _ in range(2):
+        cfam(x, modality)  # fill the prototypes
+    cfam.eval()
+    with torch.no_grad():
+        together = cfam(x, modality).frequency_map
+        alone = torch.cat([cfam(x[i:i + 1], modality[i:i + 1]).frequency_map for i in range(6)])
+        shuffled = cfam(x.flip(0), modality.flip(0)).frequency_map.flip(0)
+    torch.testing.assert_close(alone, together, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(shuffled, together, atol=1e-5, rtol=1e-5)
+
+
+def test_training_partner_is_the_aligned_sample_of_the_other_half():
+    cfam = make()
+    perturb_outputs(cfam)
+    cfam.train()
+    x, modality = batch(n=2)
+    base = cfam(x, modality).frequency_map
+    x_changed = x.clone()
+    x_changed[3] = torch.rand_like(x[3])  # infrared partner of visible sample 1
+    changed = cfam(x_changed, modality).frequency_map
+    assert torch.allclose(changed[0], base[0], atol=1e-6), "sample 0's partner (index 2) is unchanged"
+    assert not torch.allclose(changed[1], base[1], atol=1e-4), "sample 1 reads its partner (index 3)"
+
+
+def test_plan_meets_the_spectral_energy_marginals():
+    """At init Ã = A, so rows carry the infrared energy and columns the visible energy of each pair."""
+    cfam = make().train()
+    x, modality = batch(n=2)
+    out = cfam(x, modality)
+    amplitude = decompose(x).amplitude.flatten(2).transpose(1, 2)
+    energy = spectral_marginal(amplitude)
+    assert torch.all(out.plan >= 0)
+    for vis, nir in ((0, 2), (1, 3)):
+        for sample in (vis, nir):  # both samples of a pair solve the same problem
+            torch.testing.assert_close(out.plan[sample].sum(1), energy[nir], atol=1e-5, rtol=0)
+            torch.testing.assert_close(out.plan[sample].sum(0), energy[vis], atol=1e-5, rtol=0)
+
+
+def test_gradients_are_finite_for_zero_and_random_maps():
+    cfam = make()
+    perturb_outputs(cfam)
+    cfam.train()
+    x, modality = batch(n=2)
+    x[1] = 0.0  # a dead feature map: every bin at |z| = 0
+    x.requires_grad_(True)
+    out = cfam(x, modality)
+    (out.frequency_map.square().mean() + out.plan.sum()).backward()
+    assert torch.isfinite(x.grad).all()
+    for name, p in cfam.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_marginal_helper_agrees_with_energy():
+    amp = torch.rand(2, BINS, C)
+    a = spectral_marginal(amp)
+    torch.testing.assert_close(a, amp.square().sum(-1) / amp.square().sum((1, 2))[:, None])
