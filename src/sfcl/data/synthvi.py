@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import colorsys
 import json
-import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -34,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from sfcl.errors import SfclError
+from sfcl.fileio import atomic_write
 
 VIS_CAMS: tuple[int, ...] = (1, 2, 4, 5)
 NIR_CAMS: tuple[int, ...] = (3, 6)
@@ -506,17 +505,6 @@ def split_ids(config: SynthConfig) -> dict[str, list[int]]:
     return {k: sorted(int(i) for i in v) for k, v in parts.items()}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _encode_jpeg(image: np.ndarray) -> bytes:
     import io
 
@@ -537,7 +525,7 @@ def _write_identity(job: tuple[str, SynthConfig, int]) -> int:
             path = folder / f"{idx:04d}.jpg"
             if path.exists():
                 continue
-            _atomic_write(path, _encode_jpeg(render_image(cfg.seed, pid, cam, idx, cfg.height, cfg.width)))
+            atomic_write(path, _encode_jpeg(render_image(cfg.seed, pid, cam, idx, cfg.height, cfg.width)), durable=False)
             written += 1
     return written
 
@@ -581,7 +569,7 @@ def synthesize(out: str | Path, num_ids: int = 120, seed: int = 0, images_per_ca
     out = Path(out)
     _check_out(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / MARKER, (json.dumps(_marker(cfg), indent=2) + "\n").encode())
+    atomic_write(out / MARKER, (json.dumps(_marker(cfg), indent=2) + "\n").encode(), durable=False)
     jobs = [(str(out), cfg, pid) for pid in range(1, num_ids + 1)]
     bar = None
     if progress:
@@ -600,5 +588,5 @@ def synthesize(out: str | Path, num_ids: int = 120, seed: int = 0, images_per_ca
         bar.close()
     (out / "exp").mkdir(exist_ok=True)
     for name, ids in split_ids(cfg).items():
-        _atomic_write(out / "exp" / f"{name}_id.txt", (",".join(str(i) for i in ids) + "\n").encode())
+        atomic_write(out / "exp" / f"{name}_id.txt", (",".join(str(i) for i in ids) + "\n").encode(), durable=False)
     return out

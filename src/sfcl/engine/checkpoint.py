@@ -12,9 +12,7 @@ interrupted write never leaves a truncated checkpoint.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,29 +20,11 @@ from typing import Any
 import torch
 
 from sfcl.errors import SfclError
+from sfcl.fileio import atomic_write
+
+__all__ = ["FORMAT", "atomic_write", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "sfcl-checkpoint-v1"
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, fsync, rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
