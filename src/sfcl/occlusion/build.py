@@ -20,10 +20,11 @@ missing files, deletes stale temporaries and writes the manifest at the end.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -231,9 +232,14 @@ def _execute(chunks: list[list], workers: int, ctx: tuple, on_chunk: Callable[[l
             cv2.setNumThreads(threads)
         return
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=ctx)
-    try:
-        for fut in as_completed([pool.submit(_run_chunk, c) for c in chunks]):
-            on_chunk(fut.result())
+    queue = iter(chunks)
+    try:  # at most 2 chunks in flight per worker, so an interruption stops soon
+        pending = {pool.submit(_run_chunk, c) for c in itertools.islice(queue, 2 * workers)}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                on_chunk(fut.result())
+                pending |= {pool.submit(_run_chunk, c) for c in itertools.islice(queue, 1)}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
