@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_cmd_synth)
 
+    from sfcl.cli_occlusion import add_occlusion_parsers
+
+    add_occlusion_parsers(sub)  # sfcl occlude, sfcl sol build|export|info
+
     p = sub.add_parser("train", help="train a model from a YAML config (overrides: section.key=value)")
     p.add_argument("config", help="YAML experiment file, e.g. configs/sysu_base.yaml")
     p.add_argument("overrides", nargs="*", help="e.g. train.epochs=5 data.root=/data/SYSU-MM01")
