@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", type=int, default=3)
     ap.add_argument("--per-row", type=int, default=2)
+    ap.add_argument("--tile-height", type=int, default=160, help="tile size in px (width is half)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sfcl-grid-") as tmp:
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          images_per_cam=1, height=288, width=144,
                                                          workers=args.workers)
         occluded = occlude_dataset(args.dataset, src, work / "occluded", seed=args.seed, workers=args.workers)
-        png = render_grid(src, occluded.out, args.out, rows=args.rows, per_row=args.per_row)
+        png = render_grid(src, occluded.out, args.out, rows=args.rows, per_row=args.per_row,
+                          height=args.tile_height, width=args.tile_height // 2)
     print(f"grid written to {png}")
     return 0
 
