@@ -31,7 +31,8 @@ def reference_match(key: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np
     return out
 
 
-def reference_composite(pixels: np.ndarray, color: np.ndarray, alpha: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+def reference_composite(pixels: np.ndarray, color: np.ndarray, alpha: np.ndarray,
+                        origin: tuple[int, int]) -> np.ndarray:
     out = pixels.copy()
     h, w = pixels.shape[:2]
     ox, oy = origin

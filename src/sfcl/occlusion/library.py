@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from sfcl.errors import SfclError
+from sfcl.occlusion.io import atomic_write, encode_png
 
 SCENES: tuple[str, ...] = ("indoor", "outdoor", "any")
 BODY_PARTS: tuple[str, ...] = ("upper", "lower", "full", "side")
@@ -200,12 +201,6 @@ def load_library(spec: str | Path | None = None) -> OcclusionLibrary:
     return load_library_dir(spec)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    from sfcl.occlusion.io import atomic_write
-
-    atomic_write(path, data)
-
-
 def record_of(occ: Occluder) -> dict:
     """The metadata line of ``occ`` as written in ``occluders.jsonl``."""
     rec = occ.info.attributes()
@@ -216,8 +211,6 @@ def record_of(occ: Occluder) -> dict:
 
 def write_library(library: OcclusionLibrary | list[Occluder], folder: str | Path) -> Path:
     """Write occluders as a SOL folder (PNG files and ``occluders.jsonl``); returns the folder."""
-    from sfcl.occlusion.io import encode_png
-
     occluders = library.occluders if isinstance(library, OcclusionLibrary) else tuple(library)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -227,7 +220,7 @@ def write_library(library: OcclusionLibrary | list[Occluder], folder: str | Path
     (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     lines = []
     for occ in sorted(occluders, key=lambda o: o.info.id):
-        _atomic_write_bytes(folder / IMAGES / f"{occ.info.id}.png", encode_png(occ.rgba))
+        atomic_write(folder / IMAGES / f"{occ.info.id}.png", encode_png(occ.rgba))
         lines.append(json.dumps(record_of(occ), sort_keys=True))
-    _atomic_write_bytes(folder / METADATA, ("\n".join(lines) + "\n").encode())
+    atomic_write(folder / METADATA, ("\n".join(lines) + "\n").encode())
     return folder

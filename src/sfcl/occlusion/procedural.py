@@ -154,8 +154,8 @@ def draw_traffic_sign(rng: np.random.Generator) -> _Canvas:
     shapes = {
         "prohibit": (lambda k: cv.ellipse(cx, cy, r * k, r * k), red, white),
         "mandatory": (lambda k: cv.ellipse(cx, cy, r * k, r * k), white, blue),
-        "warning": (lambda k: cv.poly([[cx, cy - r * k], [cx + r * k, cy + r * k * 0.8], [cx - r * k, cy + r * k * 0.8]]),
-                    red, white),
+        "warning": (lambda k: cv.poly([[cx, cy - r * k], [cx + r * k, cy + r * k * 0.8],
+                                       [cx - r * k, cy + r * k * 0.8]]), red, white),
         "diamond": (lambda k: cv.poly([[cx, cy - r * k], [cx + r * k, cy], [cx, cy + r * k], [cx - r * k, cy]]),
                     black, yellow),
         "stop": (lambda k: cv.poly(np.stack([cx + r * k * np.cos(t), cy + r * k * np.sin(t)], 1)), white, red),
@@ -344,10 +344,10 @@ def draw_barrier(rng: np.random.Generator) -> _Canvas:
                  concrete * np.linspace(1.1, 0.85, h, dtype=np.float32)[:, None, None])
     else:
         orange = hsv(0.06, 0.9, 0.9)
-        cv.paint(cv.poly([[40, 4], [50, 4], [75, h - 12], [15, h - 12]]), orange * cylinder(w, 15, 60, 0.2)[None, :, None])
+        cone = cv.poly([[40, 4], [50, 4], [75, h - 12], [15, h - 12]])
+        cv.paint(cone, orange * cylinder(w, 15, 60, 0.2)[None, :, None])
         for y in (0.35, 0.6):
-            cv.paint(cv.poly(_rect(0, y * h, w, 10)) * cv.poly([[40, 4], [50, 4], [75, h - 12], [15, h - 12]]),
-                     hsv(0, 0, 0.95))
+            cv.paint(cv.poly(_rect(0, y * h, w, 10)) * cone, hsv(0, 0, 0.95))
         cv.paint(cv.poly(_rect(4, h - 12, w - 8, 10)), orange * 0.6)
     return cv
 
