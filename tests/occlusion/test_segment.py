@@ -214,3 +214,12 @@ def test_real_wrappers_are_wired_through_the_same_interface(tmp_path, monkeypatc
     (mask,) = seg.segment(image, [d.box])
     assert mask.dtype == bool and mask.shape == (30, 40) and seen["rgb"][0, 0, 0] == 200
     assert list(seen["box"]) == [1, 2, 11, 22] and seen["checkpoint"].endswith("sam_vit_b_01ec64.pth")
+
+
+def test_output_folder_is_checked_before_any_detection(street, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("x")
+    detector = StandInDetector()
+    with pytest.raises(SfclError, match="not empty"):
+        build_sol(street, tmp_path / "taken", detector, StandInSegmenter())
+    assert detector.calls == 0

@@ -183,7 +183,8 @@ def _prepare_out(out: Path, params: dict) -> None:
                             "previous sfcl occlude output") from None
         if found != marker:
             diff = sorted(k for k in set(found) | set(marker) if found.get(k) != marker.get(k))
-            raise SfclError(f"{out} holds an occluded dataset made with other parameters ({', '.join(diff)}): "
+            hint = "; the source images changed" if {"source_images", "source_fingerprint"} & set(diff) else ""
+            raise SfclError(f"{out} holds an occluded dataset made with other parameters ({', '.join(diff)}{hint}): "
                             "expected the same parameters, or use another folder")
         for dirpath, _, names in os.walk(out):
             for name in names:

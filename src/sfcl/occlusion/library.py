@@ -201,6 +201,16 @@ def load_library(spec: str | Path | None = None) -> OcclusionLibrary:
     return load_library_dir(spec)
 
 
+def check_library_folder(folder: str | Path) -> Path:
+    """A folder a library may be written to: missing, empty, or holding a library; else :class:`SfclError`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise SfclError(f"{folder} is a file: expected a folder for the occlusion library")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / METADATA).is_file():
+        raise SfclError(f"{folder} is not empty and holds no {METADATA}: expected a new or empty folder")
+    return folder
+
+
 def record_of(occ: Occluder) -> dict:
     """The metadata line of ``occ`` as written in ``occluders.jsonl``."""
     rec = occ.info.attributes()
@@ -212,11 +222,7 @@ def record_of(occ: Occluder) -> dict:
 def write_library(library: OcclusionLibrary | list[Occluder], folder: str | Path) -> Path:
     """Write occluders as a SOL folder (PNG files and ``occluders.jsonl``); returns the folder."""
     occluders = library.occluders if isinstance(library, OcclusionLibrary) else tuple(library)
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise SfclError(f"{folder} is a file: expected a folder for the occlusion library")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / METADATA).is_file():
-        raise SfclError(f"{folder} is not empty and holds no {METADATA}: expected a new or empty folder")
+    folder = check_library_folder(folder)
     (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     lines = []
     for occ in sorted(occluders, key=lambda o: o.info.id):

@@ -24,7 +24,8 @@ import numpy as np
 
 from sfcl.errors import SfclError
 from sfcl.occlusion.io import decode_image
-from sfcl.occlusion.library import SCENES, Occluder, OccluderInfo, OcclusionLibrary, make_library, write_library
+from sfcl.occlusion.library import (SCENES, Occluder, OccluderInfo, OcclusionLibrary, check_library_folder,
+                                   make_library, write_library)
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -178,6 +179,7 @@ def build_sol(images: str | Path, out: str | Path, detector: Detector, segmenter
     if scene is not None and scene not in SCENES:
         raise SfclError(f"scene={scene!r}: expected one of {', '.join(SCENES)}")
     classes = COCO_TO_SOL if classes is None else classes
+    check_library_folder(out)
     root = Path(images)
     files = list_images(root)
     from tqdm import tqdm
