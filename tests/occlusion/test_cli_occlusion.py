@@ -97,3 +97,23 @@ def test_speed_benchmark_runs(synth, tmp_path):
     assert module.main(["--src", str(synth), "--workers", "1", "--repeats", "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["images"] == 72 and result["images_per_s"] > 0 and result["workers"] == 1
+
+
+def test_real_console_script_end_to_end(synth, occluded, tmp_path):
+    import subprocess
+    import sys
+
+    from sfcl.cli import build_parser
+
+    if "occlude" not in build_parser().format_help():
+        pytest.skip("sfcl.cli does not register the occlusion commands yet")
+    out = tmp_path / "cli"
+    proc = subprocess.run([sys.executable, "-m", "sfcl.cli", "occlude", "--dataset", "sysu", "--src", str(synth),
+                           "--out", str(out), "--seed", "3", "--workers", "2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "occluded 72 images" in proc.stdout and digest(out) == digest(occluded)
+    proc = subprocess.run([sys.executable, "-m", "sfcl.cli", "occlude", "--dataset", "sysu", "--src", str(synth),
+                           "--out", str(out), "--seed", "4"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"sfcl: error: {out} holds an occluded dataset made with other parameters (seed): expected the same "
+        "parameters, or use another folder"]
