@@ -10,12 +10,12 @@ forward+backward. Candidates:
 * ``loop``: the recurrence step by step (the test oracle), autograd through it;
 * ``autograd-doubling``: a Hillis–Steele scan over the whole sequence with autograd through
   every doubling step (the design sfcl did not keep; defined here only to compare);
-* ``sfcl chunk=T``: ``selective_scan(backend="torch", chunk_size=T)``: chunked doubling,
-  own backward that recomputes the states;
+* ``sfcl chunk=T``: ``selective_scan(backend="torch", chunk_size=T)``: blocked two-level scan,
+  own backward that recomputes the states (``chunk=auto``: the default, ceil(sqrt(L)));
 * ``mamba_ssm``: the CUDA kernel, when importable and ``--device cuda``.
 
     .venv/bin/python benchmarks/scan_speed.py [--batch 8] [--dim 256] [--state 16] [--lengths 90 162]
-        [--chunks 4 8 16 32] [--device cpu] [--repeats 5] [--rss]
+        [--chunks 0 8 24] [--device cpu] [--repeats 5] [--rss]
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def autograd_doubling(u, delta, A, B, C, D=None, delta_bias=None, delta_softplus
 def candidates(chunks: list[int], device: str) -> dict:
     fns = {"loop": reference_selective_scan, "autograd-doubling": autograd_doubling}
     for chunk in chunks:
-        fns[f"sfcl chunk={chunk}"] = (lambda c: lambda **kw: selective_scan(**kw, backend="torch", chunk_size=c))(chunk)
+        fns[f"sfcl chunk={chunk or 'auto'}"] = (
+            lambda c: lambda **kw: selective_scan(**kw, backend="torch", chunk_size=c or None))(chunk)
     if device.startswith("cuda"):
         try:
             import mamba_ssm  # noqa: F401
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--state", type=int, default=16)
     ap.add_argument("--lengths", type=int, nargs="+", default=[90, 162])
-    ap.add_argument("--chunks", type=int, nargs="+", default=[4, 8, 16, 32])
+    ap.add_argument("--chunks", type=int, nargs="+", default=[0, 8, 24], help="chunk sizes; 0 = the default")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rss", action="store_true", help="also measure peak RSS per candidate (CPU, subprocesses)")

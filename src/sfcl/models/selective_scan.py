@@ -10,20 +10,24 @@ with Δ = softplus(delta + delta_bias) when ``delta_softplus`` (else delta + del
   imported only inside :func:`_kernel`, used by ``"auto"`` for CUDA tensors when present);
 * ``"torch"``: pure PyTorch, any device, no Python loop over time.
 
-The torch path solves the linear recurrence ``h_t = a_t h_{t-1} + x_t`` by a chunked
-Hillis–Steele scan: inside chunks of ``chunk_size`` steps, log2(chunk) doubling steps
-``x[k:] += a[k:]·x[:-k]; a[k:] *= a[:-k]`` on all chunks at once; the chunk end states
-are chained by the same scan one level up (recursively), then added back in one pass.
+The torch path solves the linear recurrence ``h_t = a_t h_{t-1} + x_t`` as a two-level
+(chunked) scan: the L steps are cut into nc chunks of T (default T = ceil(sqrt(L)), so
+L = 162 gives 13 x 13), stored *blocked* — step j of every chunk side by side — so that
+(1) all chunks advance together, T - 1 in-place steps each over a contiguous slab,
+(2) the nc chunk end states are chained (nc - 1 small steps), and (3) one pass adds each
+chunk's entry state, scaled by the decay products, to its states. That is ~2 sqrt(L)
+Python-level tensor ops and O(L) work (a whole-sequence Hillis–Steele scan costs
+ceil(log2 L) full passes, O(L log L), and was 2-3x slower on the CPU: benchmarks/RESULTS.md).
 Decays ``a = exp(Δ A)`` are in (0, 1] and only ever multiplied together, so nothing
 overflows, whatever the size of Δ·A.
 
 Memory: the state tensor is (batch, D, N, L) — 2 GB in float32 for a full CFAM layer
-(64 x 5376 x 16 x 90). Autograd through the doubling steps would keep ~2 log2(L) of
-them alive; instead :class:`_SelectiveScan` saves only its inputs and its backward
-recomputes the states and runs the adjoint recurrence ``λ_t = C_t dy_t + a_{t+1} λ_{t+1}``
-(the same scan, reversed), so a call never holds more than ~4 state-sized tensors.
-``benchmarks/scan_speed.py`` measures this against autograd-through-the-scan and the
-sequential loop (benchmarks/RESULTS.md, "Selective scan speed").
+(64 x 5376 x 16 x 90). Autograd through the scan would keep several of them per call
+(~2 log2(L) for a doubling scan); instead :class:`_SelectiveScan` saves only its inputs and
+its backward recomputes the states and runs the adjoint recurrence
+``λ_t = C_t dy_t + a_{t+1} λ_{t+1}`` (the same scan, reversed), so a call never holds more
+than ~4 state-sized tensors. ``benchmarks/scan_speed.py`` measures this against autograd
+through a doubling scan and the sequential loop (benchmarks/RESULTS.md, "Selective scan speed").
 
 FLOPs (for ``sfcl profile``; VMamba's count): ``9 · B · L · D · N`` for the scan,
 ``+ B · D · L`` with the D skip (:func:`selective_scan_flops`).
@@ -31,19 +35,21 @@ FLOPs (for ``sfcl profile``; VMamba's count): ``9 · B · L · D · N`` for the 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from sfcl.errors import SfclError
 
 BACKENDS = ("auto", "torch", "mamba_ssm")
-DEFAULT_CHUNK = 16
 
 
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
                    delta_bias: Tensor | None = None, delta_softplus: bool = False, backend: str = "auto",
-                   chunk_size: int = DEFAULT_CHUNK) -> Tensor:
+                   chunk_size: int | None = None) -> Tensor:
     """u, delta (batch, D, L); A (D, N), negative reals; B, C (batch, G, N, L) with G dividing D;
     D, delta_bias (D,) -> y (batch, D, L) in u's dtype (computed in float32, or float64 for float64 u)."""
     check_backend(backend)
@@ -91,7 +97,7 @@ def _scan_torch(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk_size) ->
         delta = delta + delta_bias.to(work)[None, :, None]
     if delta_softplus:
         delta = F.softplus(delta)
-    y = _SelectiveScan.apply(u, delta, A, B, C, int(chunk_size))
+    y = _SelectiveScan.apply(u, delta, A, B, C, int(chunk_size or default_chunk(u.shape[-1])))
     if D is not None:
         y = y + D.to(work)[None, :, None] * u
     return y.to(dtype)
@@ -100,120 +106,127 @@ def _scan_torch(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk_size) ->
 class _SelectiveScan(torch.autograd.Function):
     """y = <C, h> with h_t = exp(Δ_t A) h_{t-1} + Δ_t u_t B_t; saves only the (small) inputs.
 
-    Internally every tensor is viewed as (batch, G, R, N, L) with D = G·R channels split into
-    G groups sharing B and C; L is padded to a multiple of the chunk with Δ = 0, which makes
-    the padded steps identity steps (decay 1, input 0) and their outputs are cut off.
+    State-sized tensors are held in the *blocked* layout (batch, G, R, T, nc, N): D = G·R
+    channels in G groups sharing B and C, time t = c·T + j at [j, c] (T = chunk, nc chunks),
+    so that one step inside all chunks at once is one contiguous (nc, N) slab per channel.
+    L is padded to nc·T with Δ = 0: padded steps are identity steps (decay 1, input 0).
     """
 
     @staticmethod
     def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk: int) -> Tensor:
         length = u.shape[-1]
-        pad = (-length) % chunk if length > chunk else 0
-        u, delta, B, C = (F.pad(t, (0, pad)) for t in (u, delta, B, C))
+        chunk = min(chunk, length)
         ctx.save_for_backward(u, delta, A, B, C)
-        ctx.chunk, ctx.length = chunk, length
-        u5, delta5, A5, B5, C5 = _grouped(u, delta, A, B, C)
-        decay = torch.exp(delta5 * A5)
-        states = (delta5 * u5) * B5
-        _scan_(decay, states, chunk)
+        ctx.chunk = chunk
+        u6, delta6, A6, B6, C6 = _blocked_inputs(u, delta, A, B, C, chunk)
+        decay = torch.exp(delta6 * A6)
+        states = (delta6 * u6) * B6
+        _scan_(decay, states)
         del decay
-        y = (states * C5).sum(3)
-        return y.reshape(u.shape)[..., :length]
+        return _unblock((states * C6).sum(-1), u.shape)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_y: Tensor):
         u, delta, A, B, C = ctx.saved_tensors
-        b, g, n, length = B.shape
-        r = u.shape[1] // g
-        u5, delta5, A5, B5, C5 = _grouped(u, delta, A, B, C)
-        dy5 = F.pad(grad_y.to(u.dtype), (0, length - ctx.length)).reshape(b, g, r, 1, length)
-        # states again (decay is kept: the adjoint and dL/dΔA need it)
-        decay = torch.exp(delta5 * A5)
-        states = (delta5 * u5) * B5
-        _scan_(decay.clone(), states, ctx.chunk)
-        grad_C = (states * dy5).sum(2)
-        # adjoint: lam_t = C_t dy_t + decay_{t+1} lam_{t+1}
-        coef = torch.empty_like(decay)
-        coef[..., :-1] = decay[..., 1:]
-        coef[..., -1] = 1.0
-        lam = dy5 * C5
-        _scan_(coef, lam, ctx.chunk, reverse=True)
-        del coef
-        # dL/d(ΔA)_t = lam_t * decay_t * h_{t-1}, built in decay's buffer
-        grad_dA = decay.mul_(lam)
-        grad_dA[..., 1:] *= states[..., :-1]
-        grad_dA[..., 0] = 0.0
+        u6, delta6, A6, B6, C6 = _blocked_inputs(u, delta, A, B, C, ctx.chunk)
+        dy6 = _block(grad_y.to(u.dtype).reshape(u6.shape[:3] + (-1,)), ctx.chunk).unsqueeze(-1)
+        decay = torch.exp(delta6 * A6)  # kept: the adjoint and dL/d(ΔA) need it
+        states = (delta6 * u6) * B6
+        _scan_(decay.clone(), states)
+        grad_C = (states * dy6).sum(2)
+        lam = dy6 * C6  # adjoint: lam_t = C_t dy_t + decay_{t+1} lam_{t+1}
+        _scan_(_shift(decay, forward=False, fill=1.0), lam, reverse=True)
+        grad_dA = decay.mul_(lam)  # dL/d(ΔA)_t = lam_t decay_t h_{t-1}, in decay's buffer
+        grad_dA.mul_(_shift(states, forward=True, fill=0.0))
         del states
-        grad_A = (grad_dA * delta5).sum((0, 4)).reshape(A.shape)
-        grad_delta = (grad_dA * A5).sum(3)
+        grad_A = (grad_dA * delta6).sum((0, 3, 4))
+        grad_delta = (grad_dA * A6).sum(-1)
         del grad_dA
-        grad_du = (lam * B5).sum(3)  # dL/d(Δ u)
-        grad_B = (lam * (delta5 * u5)).sum(2)
-        grad_delta = grad_delta + grad_du * u5.squeeze(3)
-        grad_u = grad_du * delta5.squeeze(3)
-        cut = slice(0, ctx.length)
-        return (grad_u.reshape(u.shape)[..., cut], grad_delta.reshape(u.shape)[..., cut], grad_A,
-                grad_B[..., cut], grad_C[..., cut], None)
+        grad_du = (lam * B6).sum(-1)  # dL/d(Δ u)
+        grad_B = (lam * (delta6 * u6)).sum(2)
+        grad_delta = grad_delta + grad_du * u6.squeeze(-1)
+        grad_u = grad_du * delta6.squeeze(-1)
+        b, g, n, _ = B.shape
+        return (_unblock(grad_u, u.shape), _unblock(grad_delta, u.shape), grad_A.reshape(A.shape),
+                _unblock(grad_B.movedim(-1, 2), B.shape), _unblock(grad_C.movedim(-1, 2), C.shape), None)
 
 
-def _grouped(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, ...]:
-    """Broadcastable (batch, G, R, N, L) views: u, delta (b, G, R, 1, L); A (G, R, N, 1); B, C (b, G, 1, N, L)."""
+def _blocked_inputs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk: int) -> tuple[Tensor, ...]:
+    """Broadcastable blocked views: u, delta (b, G, R, T, nc, 1); A (G, R, 1, 1, N); B, C (b, G, 1, T, nc, N)."""
     b, g, n, length = B.shape
     r = u.shape[1] // g
-    return (u.reshape(b, g, r, 1, length), delta.reshape(b, g, r, 1, length), A.reshape(g, r, n, 1),
-            B.unsqueeze(2), C.unsqueeze(2))
+    u6, delta6 = (_block(t.reshape(b, g, r, length), chunk).unsqueeze(-1) for t in (u, delta))
+    B6, C6 = (_block(t, chunk).permute(0, 1, 3, 4, 2).unsqueeze(2).contiguous() for t in (B, C))
+    return u6, delta6, A.reshape(g, r, 1, 1, n), B6, C6
+
+
+def _block(t: Tensor, chunk: int, fill: float = 0.0) -> Tensor:
+    """(..., L) -> (..., T, nc), padded with ``fill`` to nc·T steps; time c·T + j goes to [j, c]."""
+    nc = -(-t.shape[-1] // chunk)
+    t = F.pad(t, (0, nc * chunk - t.shape[-1]), value=fill)
+    return t.reshape(*t.shape[:-1], nc, chunk).transpose(-1, -2).contiguous()
+
+
+def _unblock(t: Tensor, shape: torch.Size) -> Tensor:
+    """(..., T, nc) -> the original (..., L) ``shape`` (padding cut)."""
+    flat = t.transpose(-1, -2).reshape(*t.shape[:-2], -1)
+    return flat[..., :shape[-1]].reshape(shape)
+
+
+def _shift(t: Tensor, forward: bool, fill: float) -> Tensor:
+    """Blocked (..., T, nc, K) -> a new tensor holding t at time s-1 (``forward``) or s+1 at time s."""
+    out = torch.empty_like(t)
+    if forward:
+        out[..., 1:, :, :] = t[..., :-1, :, :]
+        out[..., 0, 1:, :] = t[..., -1, :-1, :]
+        out[..., 0, 0, :] = fill
+    else:
+        out[..., :-1, :, :] = t[..., 1:, :, :]
+        out[..., -1, :-1, :] = t[..., 0, 1:, :]
+        out[..., -1, -1, :] = fill
+    return out
 
 
 @torch.no_grad()
-def linear_recurrence(decay: Tensor, drive: Tensor, chunk_size: int = DEFAULT_CHUNK, reverse: bool = False) -> Tensor:
+def linear_recurrence(decay: Tensor, drive: Tensor, chunk_size: int | None = None, reverse: bool = False) -> Tensor:
     """All states of ``h_t = decay_t h_{t-1} + drive_t`` (h_{-1} = 0) along the last dim, or with
     ``reverse`` of ``h_t = decay_t h_{t+1} + drive_t`` (h_L = 0). Same shapes in and out; no autograd
     (:func:`selective_scan` carries its own backward)."""
     length = decay.shape[-1]
-    pad = (-length) % chunk_size if length > chunk_size else 0
-    a, x = _padded(decay, pad, 1.0), _padded(drive, pad, 0.0)
-    _scan_(a, x, chunk_size, reverse)
-    return x[..., :length]
+    chunk = min(chunk_size or default_chunk(length), length)
+    a = _block(decay, chunk, fill=1.0).unsqueeze(-1)
+    x = _block(drive, chunk).unsqueeze(-1)
+    _scan_(a, x, reverse)
+    return _unblock(x.squeeze(-1), drive.shape)
 
 
-def _scan_(a: Tensor, x: Tensor, chunk: int, reverse: bool = False) -> None:
-    """In place along the last dim (its length a multiple of ``chunk``, or at most ``chunk``):
-    x <- states of the recurrence; a is overwritten (within-chunk products)."""
-    length = x.shape[-1]
-    if length <= chunk:
-        _doubling_(a, x, reverse)
-        return
-    nc = length // chunk
-    a, x = a.view(*a.shape[:-1], nc, chunk), x.view(*x.shape[:-1], nc, chunk)
-    _doubling_(a, x, reverse)
-    edge = 0 if reverse else -1  # where a chunk hands its state on
-    pad = (-nc) % chunk if nc > chunk else 0
-    ends_a, ends_x = _padded(a[..., edge], pad, 1.0), _padded(x[..., edge], pad, 0.0)
-    _scan_(ends_a, ends_x, chunk, reverse)  # ends_x: true state at each chunk's edge
-    ends_x = ends_x[..., :nc, None]
-    if reverse:
-        x[..., :-1, :] += a[..., :-1, :] * ends_x[..., 1:, :]
-    else:
-        x[..., 1:, :] += a[..., 1:, :] * ends_x[..., :-1, :]
+def default_chunk(length: int) -> int:
+    """ceil(sqrt(L)): balances the steps inside a chunk against the chain of chunk ends."""
+    return max(1, math.ceil(math.sqrt(length)))
 
 
-def _padded(t: Tensor, pad: int, value: float) -> Tensor:
-    """A fresh contiguous copy of ``t`` with ``pad`` entries of ``value`` appended on the last dim."""
-    return F.pad(t, (0, pad), value=value) if pad else t.clone(memory_format=torch.contiguous_format)
-
-
-def _doubling_(a: Tensor, x: Tensor, reverse: bool) -> None:
-    """Hillis–Steele along the last dim, in place: x <- states, a <- products of a over each prefix
-    (suffix when ``reverse``). The right-hand sides are fresh tensors, so overlaps are harmless."""
-    length, step = x.shape[-1], 1
-    while step < length:
+def _scan_(a: Tensor, x: Tensor, reverse: bool = False) -> None:
+    """In place on blocked (..., T, nc, K) tensors: x <- states of the recurrence, a <- products of
+    decays inside each chunk. Three phases: every chunk at once step by step (T - 1 steps), then
+    the chunk ends chained (nc - 1 steps, small), then every state corrected by its chunk's entry
+    state in one pass. Each step is an in-place ``addcmul_``/``mul_`` between distinct slices."""
+    steps = a.shape[-3]
+    inner = range(steps - 2, -1, -1) if reverse else range(1, steps)
+    step = 1 if reverse else -1
+    for j in inner:  # inside every chunk
+        x[..., j, :, :].addcmul_(a[..., j, :, :], x[..., j + step, :, :])
+        a[..., j, :, :].mul_(a[..., j + step, :, :])
+    edge = 0 if reverse else steps - 1  # where a chunk hands its state on
+    ends_a, ends_x = a[..., edge, :, :], x[..., edge, :, :]
+    chunks = ends_x.shape[-2]
+    for c in (range(chunks - 2, -1, -1) if reverse else range(1, chunks)):  # across chunks
+        ends_x[..., c, :].addcmul_(ends_a[..., c, :], ends_x[..., c + step, :])
+    if chunks > 1 and steps > 1:  # entry state into the rest of each chunk
         if reverse:
-            x[..., :-step] += a[..., :-step] * x[..., step:]
-            a[..., :-step] = a[..., :-step] * a[..., step:]
+            x[..., 1:, :-1, :].addcmul_(a[..., 1:, :-1, :], x[..., 0:1, 1:, :])
         else:
-            x[..., step:] += a[..., step:] * x[..., :-step]
-            a[..., step:] = a[..., step:] * a[..., :-step]
-        step *= 2
+            x[..., :-1, 1:, :].addcmul_(a[..., :-1, 1:, :], x[..., -1:, :-1, :])
 
 
 def selective_scan_flops(batch: int, dim: int, length: int, d_state: int, with_d: bool = True) -> int:
