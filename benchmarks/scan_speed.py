@@ -12,10 +12,14 @@ forward+backward. Candidates:
   every doubling step (the design sfcl did not keep; defined here only to compare);
 * ``sfcl chunk=T``: ``selective_scan(backend="torch", chunk_size=T)``: blocked two-level scan,
   own backward that recomputes the states (``chunk=auto``: the default, ceil(sqrt(L)));
-* ``mamba_ssm``: the CUDA kernel, when importable and ``--device cuda``.
+* ``mamba_ssm``: the CUDA kernel, when importable and ``--device cuda``;
+* ``--also REV``: the torch path of ``selective_scan.py`` as of git revision REV (an earlier design).
+
+Timings are interleaved (each round times every candidate once) and the best round is kept,
+so a busy shared machine slows all candidates alike.
 
     .venv/bin/python benchmarks/scan_speed.py [--batch 8] [--dim 256] [--state 16] [--lengths 90 162]
-        [--chunks 0 8 24] [--device cpu] [--repeats 5] [--rss]
+        [--chunks 0 8 24] [--device cpu] [--repeats 5] [--rss] [--also REV ...]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -66,8 +71,19 @@ def autograd_doubling(u, delta, A, B, C, D=None, delta_bias=None, delta_softplus
     return y + D[None, :, None] * u if D is not None else y
 
 
-def candidates(chunks: list[int], device: str) -> dict:
+def from_revision(rev: str):
+    """``selective_scan`` of src/sfcl/models/selective_scan.py at git revision ``rev``."""
+    source = subprocess.run(["git", "show", f"{rev}:src/sfcl/models/selective_scan.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType(f"selective_scan_{rev}")
+    exec(compile(source, f"{rev}:selective_scan.py", "exec"), module.__dict__)
+    return module.selective_scan
+
+
+def candidates(chunks: list[int], device: str, also: list[str] = ()) -> dict:
     fns = {"loop": reference_selective_scan, "autograd-doubling": autograd_doubling}
+    for rev in also:
+        fns[f"rev {rev}"] = (lambda f: lambda **kw: f(**kw, backend="torch"))(from_revision(rev))
     for chunk in chunks:
         fns[f"sfcl chunk={chunk or 'auto'}"] = (
             lambda c: lambda **kw: selective_scan(**kw, backend="torch", chunk_size=c or None))(chunk)
@@ -88,18 +104,26 @@ def run_once(fn, kw: dict, backward: bool) -> None:
             fn(**kw, delta_softplus=True)
 
 
-def best_of(fn, kw: dict, backward: bool, repeats: int) -> float:
-    run_once(fn, kw, backward)  # warm-up
-    times = []
-    for _ in range(repeats):
-        if kw["u"].is_cuda:
-            torch.cuda.synchronize()
-        tic = time.perf_counter()
-        run_once(fn, kw, backward)
-        if kw["u"].is_cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - tic)
-    return min(times)
+def seconds(fn, kw: dict, backward: bool) -> float:
+    if kw["u"].is_cuda:
+        torch.cuda.synchronize()
+    tic = time.perf_counter()
+    run_once(fn, kw, backward)
+    if kw["u"].is_cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - tic
+
+
+def best_rounds(fns: dict, kw: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """Best (forward, forward+backward) seconds per candidate over interleaved rounds."""
+    best = {name: [float("inf"), float("inf")] for name in fns}
+    for round_ in range(repeats + 1):  # round 0 warms up
+        for name, fn in fns.items():
+            for slot, backward in enumerate((False, True)):
+                took = seconds(fn, kw, backward)
+                if round_:
+                    best[name][slot] = min(best[name][slot], took)
+    return {name: (f, b) for name, (f, b) in best.items()}
 
 
 def saved_bytes(fn, kw: dict) -> int:
@@ -118,13 +142,14 @@ def saved_bytes(fn, kw: dict) -> int:
 def peak_rss_mb(name: str, args: argparse.Namespace, length: int) -> float:
     """Peak resident memory (MB) that one forward+backward adds, measured in a fresh process."""
     cmd = [sys.executable, __file__, "--child", name, "--lengths", str(length), "--batch", str(args.batch),
-           "--dim", str(args.dim), "--state", str(args.state), "--chunks", *map(str, args.chunks)]
+           "--dim", str(args.dim), "--state", str(args.state), "--chunks", *map(str, args.chunks),
+           "--also", *args.also]
     return float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()[-1])
 
 
 def child(args: argparse.Namespace) -> None:
     kw = make_inputs(args.batch, args.dim, args.state, args.lengths[0], "cpu")
-    fn = candidates(args.chunks, "cpu")[args.child]
+    fn = candidates(args.chunks, "cpu", args.also)[args.child]
     run_once(fn, make_inputs(1, GROUPS, args.state, 3, "cpu"), True)  # load lazily initialised kernels
     Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark (Linux)
     before = _status_kb("VmRSS")
@@ -148,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunks", type=int, nargs="+", default=[0, 8, 24], help="chunk sizes; 0 = the default")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--also", nargs="*", default=[], help="git revisions whose torch scan to time as well")
     ap.add_argument("--rss", action="store_true", help="also measure peak RSS per candidate (CPU, subprocesses)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -162,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---" * (header.count("|") - 1) + "|")
     for length in args.lengths:
         kw = make_inputs(args.batch, args.dim, args.state, length, args.device)
-        base_f = base_b = None
-        for name, fn in candidates(args.chunks, args.device).items():
-            fwd, both = best_of(fn, kw, False, args.repeats), best_of(fn, kw, True, args.repeats)
-            base_f, base_b = base_f or fwd, base_b or both
+        fns = candidates(args.chunks, args.device, args.also)
+        times = best_rounds(fns, kw, args.repeats)
+        base_f, base_b = times["loop"]
+        for name, fn in fns.items():
+            fwd, both = times[name]
             row = (f"| {length} | {name} | {fwd:.4f} | {base_f / fwd:.1f}x | {both:.4f} | {base_b / both:.1f}x "
                    f"| {saved_bytes(fn, kw) / 2**20:.1f} |")
             if args.rss:
