@@ -66,7 +66,8 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
 def check_backend(backend: str) -> None:
     """Raise :class:`SfclError` unless ``backend`` is one of :data:`BACKENDS`."""
     if backend not in BACKENDS:
-        raise SfclError(f"scan backend {backend!r} (model.frequency.scan_backend): expected one of {', '.join(BACKENDS)}")
+        raise SfclError(f"scan backend {backend!r} (model.frequency.scan_backend): "
+                        f"expected one of {', '.join(BACKENDS)}")
 
 
 def _check_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> None:
@@ -147,7 +148,6 @@ class _SelectiveScan(torch.autograd.Function):
         grad_B = (lam * (delta6 * u6)).sum(2)
         grad_delta = grad_delta + grad_du * u6.squeeze(-1)
         grad_u = grad_du * delta6.squeeze(-1)
-        b, g, n, _ = B.shape
         return (_unblock(grad_u, u.shape), _unblock(grad_delta, u.shape), grad_A.reshape(A.shape),
                 _unblock(grad_B.movedim(-1, 2), B.shape), _unblock(grad_C.movedim(-1, 2), C.shape), None)
 
