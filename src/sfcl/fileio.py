@@ -1,13 +1,24 @@
 """Atomic file writes: a temp file beside the target, then a rename, so a reader (or a rerun after
-an interruption) sees the old file or the whole new one, never half of it."""
+an interruption) sees the old file or the whole new one, never half of it.
+
+Temporary files are named ``.<name>.<random>`` + :data:`TMP_SUFFIX` in the target's folder, so
+a resumed job can find and delete leftovers of a killed one. Finished files get the mode a plain
+``open()`` would give (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+TMP_SUFFIX = ".sfcl-tmp"
+_UMASK = os.umask(0o022)  # read the umask (there is no getter) and put it back
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], durable: bool = True) -> None:
@@ -18,7 +29,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             if callable(data):
@@ -28,6 +39,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,3 +50,9 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def atomic_copy(src: str | Path, dst: str | Path, durable: bool = False) -> None:
+    """Copy the bytes of ``src`` to ``dst`` atomically (see :func:`atomic_write`)."""
+    with open(src, "rb") as source:
+        atomic_write(dst, lambda handle: shutil.copyfileobj(source, handle), durable=durable)

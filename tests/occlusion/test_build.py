@@ -15,7 +15,7 @@ from sfcl.data.sysu import load_sysu
 from sfcl.errors import SfclError
 from sfcl.occlusion import build
 from sfcl.occlusion.build import JOURNAL, MARKER, occlude_dataset, rebuild_from_manifest
-from sfcl.occlusion.io import FILE_MODE, TMP_SUFFIX
+from sfcl.fileio import FILE_MODE, TMP_SUFFIX
 from sfcl.occlusion.library import write_library
 from sfcl.occlusion.manifest import NAME as MANIFEST, read_manifest
 from sfcl.occlusion.procedural import builtin_library

@@ -1,7 +1,7 @@
 """Image and file I/O for the occlusion builder: atomic writes, decoding, encoding.
 
-Every file is written to a temporary name ending in :data:`TMP_SUFFIX` in the
-destination folder and renamed into place, so an interrupted build never leaves
+Every file is written through :mod:`sfcl.fileio` (a temporary name ending in
+``TMP_SUFFIX`` in the destination folder, then a rename), so an interrupted build never leaves
 a half-written image under its final name; a resumed build deletes leftovers.
 Encoders are deterministic: the same pixels give the same bytes (same Pillow).
 """
@@ -10,50 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from sfcl.errors import SfclError
+from sfcl.fileio import TMP_SUFFIX, atomic_copy
+from sfcl.fileio import atomic_write as _atomic_write
 
-TMP_SUFFIX = ".sfcl-tmp"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp alone gives 0o600
+__all__ = ["TMP_SUFFIX", "atomic_copy", "atomic_write", "decode_image", "encode_image", "encode_png", "save_png"]
+
 JPEG_QUALITY = 95
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_copy(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` (bytes only) through a temporary file and a rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=TMP_SUFFIX)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a regenerable file atomically (no fsync; see :func:`sfcl.fileio.atomic_write`)."""
+    _atomic_write(path, data, durable=False)
 
 
 def sha256_bytes(data: bytes) -> str:
