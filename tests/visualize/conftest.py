@@ -1,0 +1,44 @@
+"""Shared fixtures: a small SynthVI (12 ids x 6 cams x 2 images, 64 x 32), a 1-epoch tiny checkpoint on it,
+and ``run_cli`` (the ``sfcl`` top level's error handling around a local parser with our subcommands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+from sfcl.cli_visualize import add_visualize_parsers
+from sfcl.data.synthvi import synthesize
+from sfcl.engine.trainer import train
+from sfcl.errors import SfclError
+from tests.engine.conftest import tiny_config
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Path:
+    return synthesize(tmp_path_factory.mktemp("viz-src") / "synthvi", num_ids=12, seed=2, images_per_cam=2,
+                      height=64, width=32)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(synth, tmp_path_factory) -> Path:
+    """ResNet-18 at 32x16 trained one epoch (one batch of 4 ids x 2 images per modality) on ``synth``: last.pt."""
+    out = tmp_path_factory.mktemp("viz-run") / "run"
+    train(tiny_config(synth, out, "train.epochs=1", "train.batches_per_epoch=1"))
+    return out / "last.pt"
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Parse ``argv`` with a parser holding only our subcommands and run it as ``sfcl.cli.main`` does."""
+    parser = argparse.ArgumentParser(prog="sfcl")
+    add_visualize_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except SfclError as err:
+        print(f"sfcl: error: {err}", file=sys.stderr)
+        code = 2
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
