@@ -8,12 +8,22 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sfcl.cli_visualize import add_visualize_parsers
 from sfcl.data.synthvi import synthesize
 from sfcl.engine.trainer import train
 from sfcl.errors import SfclError
 from tests.engine.conftest import tiny_config
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, and far faster when other jobs share the cores; restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
