@@ -30,3 +30,35 @@ def test_train_speed_on_random_batches(tmp_path):
     result = json.loads(out.read_text())
     assert result["batch"] == 2 * 2 * 2 and result["steps"] == 2
     assert result["images_per_s"] > 0 and result["input"] == "32x16" and result["data"] == "random tensors"
+
+
+def test_ablation_synthvi_smoke(tmp_path):
+    from PIL import Image
+
+    module = load_script("ablation_synthvi")
+    out = tmp_path / "ablation"
+    argv = ["--out", str(out), "--seeds", "0", "--epochs", "1", "--batches", "2", "--ids", "12", "--trials", "1",
+            "data.height=32", "data.width=16", "data.num_ids=4", "data.num_instances=2"]
+    assert module.main(argv) == 0
+    result = json.loads((out / "ablation.json").read_text())
+    assert list(result["rows"]) == list(module.ROWS)
+    assert result["settings"]["seeds"] == [0] and result["settings"]["epochs"] == 1
+    for name, row in result["rows"].items():
+        assert [run["seed"] for run in row["runs"]] == [0]
+        assert row["r1"] == row["runs"][0]["r1"] and row["r1_std"] == 0.0 and 0.0 < row["mAP"] <= 100.0
+        config = yaml.safe_load((out / "runs" / row["config"].removesuffix(".yaml") / "seed0" / "config.yaml").read_text())
+        assert config["train"]["epochs"] == 1 and config["train"]["batches_per_epoch"] == 2
+        assert config["data"]["height"] == 32 and config["data"]["root"] == str(out / "occ_synthvi")
+    table = (out / "ablation.md").read_text().splitlines()
+    assert len(table) == 2 + len(module.ROWS)
+    base = result["rows"]["Base"]
+    assert table[2].startswith(f"| Base | `demo_synthvi.yaml` | {base['r1']:.2f} ± 0.00 | {base['mAP']:.2f} ± 0.00 |")
+    with Image.open(out / "ablation.png") as image:
+        assert image.size == module.CHART_SIZE
+
+
+def test_ablation_mean_std():
+    module = load_script("ablation_synthvi")
+    rows = module.aggregate({"Base": [{"r1": 10.0, "mAP": 20.0}, {"r1": 14.0, "mAP": 20.0}]})
+    assert rows["Base"]["r1"] == 12.0 and abs(rows["Base"]["r1_std"] - 2.8284271247) < 1e-9
+    assert rows["Base"]["mAP_std"] == 0.0
