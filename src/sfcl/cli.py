@@ -71,7 +71,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sfcl.demo import run_demo
 
-    run_demo(Path(args.out), num_ids=args.ids, epochs=args.epochs, seed=args.seed)
+    run_demo(Path(args.out), num_ids=args.ids, epochs=args.epochs, seed=args.seed,
+             occluded=not args.no_occlusion, overrides=args.overrides)
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from sfcl.profiling import format_profile, profile
+
+    table = profile(args.configs, args.override, num_classes=args.classes, batch=args.batch, dtype=args.dtype,
+                    device=args.device, latency=not args.no_latency, warmup=args.warmup, repeats=args.repeats,
+                    size=args.size)
+    print(format_profile(table))
+    if args.json:
+        from sfcl.fileio import atomic_write
+
+        atomic_write(Path(args.json), json.dumps(table, indent=2).encode())
+        print(f"profile written to {args.json}")
     return 0
 
 
@@ -80,11 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="synthesise SynthVI, train a small model on the CPU, evaluate, print the table")
+    p = sub.add_parser("demo", help="synthesise and occlude SynthVI, train a small model on the CPU, evaluate, print the table")
     p.add_argument("--out", default="outputs/demo", help="working folder (dataset, run, results)")
     p.add_argument("--ids", type=int, default=None, help="SynthVI identities (default: the demo's)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo config's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-occlusion", action="store_true", help="use plain SynthVI instead of Occ-SynthVI")
+    p.add_argument("overrides", nargs="*", help="demo config overrides, e.g. train.batches_per_epoch=10")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("synth", help="write the SynthVI synthetic dataset in the SYSU-MM01 layout")
@@ -100,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     from sfcl.cli_occlusion import add_occlusion_parsers
 
     add_occlusion_parsers(sub)  # sfcl occlude, sfcl sol build|export|info
+    from sfcl.cli_visualize import add_visualize_parsers
+
+    add_visualize_parsers(sub)  # sfcl visualize swap|spectra|ranks, sfcl query
+    from sfcl.cli_robustness import add_robustness_parsers
+
+    add_robustness_parsers(sub)  # sfcl robustness
 
     p = sub.add_parser("train", help="train a model from a YAML config (overrides: section.key=value)")
     p.add_argument("config", help="YAML experiment file, e.g. configs/sysu_base.yaml")
@@ -116,6 +140,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.set_defaults(func=_cmd_eval)
+
+    from sfcl.cli_visualize import _size  # HEIGHTxWIDTH argument type, shared with sfcl visualize
+
+    p = sub.add_parser("profile", help="params, FLOPs and latency of configs, beside the paper's ablation table")
+    p.add_argument("configs", nargs="+", help="YAML experiment files, e.g. configs/sysu_*.yaml")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override applied to every config; repeat for several")
+    p.add_argument("--size", type=_size, default=None, help="input HEIGHTxWIDTH (default: the config's data size)")
+    p.add_argument("--batch", type=int, default=64, help="latency batch size")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bf16", "fp16"],
+                   help="autocast dtype of the latency run (bf16/fp16 on CUDA only)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=10, help="timed batches; the median is reported")
+    p.add_argument("--classes", type=int, default=395, help="identity classes (the classifier is not counted)")
+    p.add_argument("--no-latency", action="store_true", help="params and FLOPs only")
+    p.add_argument("--json", default=None, help="write {config: {params_m, gflops, latency_ms, ...}} here")
+    p.set_defaults(func=_cmd_profile)
     return parser
 
 

@@ -43,7 +43,7 @@ class DataConfig:
 class FrequencyConfig:
     """CFAM internals (``model.frequency.*``); the full-size defaults land on the paper's 60.85 M."""
 
-    dim: int = 672  # token width inside CFAM (amplitude, phase); 60.46 M at ResNet-50 (paper 60.85 M)
+    dim: int = 648  # token width inside CFAM; 58.19 M / 16.38 GFLOPs at ResNet-50 (paper 60.85 M / 14.36 G)
     heads: int = 8
     d_state: int = 16  # SS2D state size
     ssm_expand: float = 2.0  # SS2D inner width = ssm_expand * dim
@@ -58,6 +58,19 @@ class FrequencyConfig:
 
 
 @dataclass
+class InteractionConfig:
+    """SFIM internals (``model.interaction.*``); at ResNet-50 they add 12.6 M parameters (docs/DESIGN.md)."""
+
+    attention_ratio: float = 0.5  # hidden width of the relevance MLP, as a fraction of the channels
+    threshold: float = 0.3  # soft threshold tau of the structural attention, in [0, 1)
+    gabor_center: float = 0.25  # omega_0, cycles per sample (the rfft2 grid spans 0 .. 0.71)
+    gabor_sigma: float = 0.2
+    gabor_learnable: bool = True
+    covariance_dim: int = 32  # rank r of the projections pooled by cross-covariance (T is r x r)
+    mlp_hidden: int = 512  # hidden width of the MLP from T to the fused representation
+
+
+@dataclass
 class ModelConfig:
     """Architecture; the ablation rows (base, cfam, cfam_sfim, sfcl) are flags of one model."""
 
@@ -66,8 +79,9 @@ class ModelConfig:
     pretrained: str | None = None  # local path to torchvision ImageNet weights
     gem_p: float = 3.0
     cfam: bool = False
-    sfim: bool = False
+    sfim: bool = False  # needs cfam
     frequency: FrequencyConfig = field(default_factory=FrequencyConfig)
+    interaction: InteractionConfig = field(default_factory=InteractionConfig)
 
 
 @dataclass
@@ -78,8 +92,10 @@ class LossConfig:
     triplet: str = "wrt"  # wrt (AGW weighted regularised) | batch_hard | none
     margin: float = 0.3  # batch_hard only
     triplet_weight: float = 1.0
-    cfc_weight: float = 0.0
-    csc_weight: float = 0.0
+    cfc_weight: float = 0.0  # lambda_1 (the paper: 1.0)
+    csc_weight: float = 0.0  # lambda_2 (the paper: 0.8)
+    cfc_temperature: float = 0.1  # tau of the frequency contrastive InfoNCE
+    csc_neighbors: int = 4  # K nearest cross-modal neighbours of the semantic consistency term
 
 
 @dataclass

@@ -9,6 +9,7 @@ from sfcl.models import build_model
 
 PAPER_BASE_PARAMS_M = 23.55  # the paper's ablation table, Base row
 PAPER_CFAM_PARAMS_M = 60.85  # + CFAM row
+PAPER_SFIM_PARAMS_M = 70.50  # + CFAM + SFIM and full SFCL rows
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +73,24 @@ def test_param_groups_and_frozen_neck_bias():
     assert grouped == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def test_sfim_not_yet_available():
+def test_sfim_needs_cfam():
     with pytest.raises(SfclError, match="model.sfim"):
-        build_model(ModelConfig(depth=18, cfam=True, sfim=True), 3)
+        build_model(ModelConfig(depth=18, cfam=False, sfim=True), 3)
+
+
+def test_full_size_sfcl_parameter_count():
+    model = build_model(ModelConfig(depth=50, cfam=True, sfim=True), num_classes=395, input_size=(288, 144))
+    count = model.num_parameters() / 1e6
+    assert abs(count - PAPER_SFIM_PARAMS_M) / PAPER_SFIM_PARAMS_M < 0.05, count
+
+
+def test_sfim_model_outputs():
+    cfg = ModelConfig(depth=18, cfam=True, sfim=True)
+    cfg.frequency.dim, cfg.frequency.heads = 32, 4
+    model = build_model(cfg, num_classes=5, input_size=(64, 32))
+    out = model(torch.rand(4, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
+    assert out.features.shape == (4, 512) and out.logits.shape == (4, 5)
+    assert out.covariance.shape == (4, 32, 32) and out.frequency.shape == (4, 512)
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 64, 32), torch.tensor([1, 0])).embedding.shape == (2, 512)

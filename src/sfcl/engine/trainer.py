@@ -210,7 +210,7 @@ class Trainer:
         modality = modality.to(self.device)
         with autocast_context(self.device, cfg.train.amp):
             output = self.train_model(images, modality)
-        total, terms = self.objective(output, labels, gather=gather_with_grad)
+        total, terms = self.objective(output, labels, modality=modality, gather=gather_with_grad)
         if not torch.isfinite(total):
             raise FloatingPointError(f"loss became {total.item()} ({terms})")
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,8 +1,10 @@
-"""The training objective: ``L = L_id + triplet_weight * L_tri`` (+ the FAD terms in later versions).
+"""The training objective: ``L = L_id + triplet_weight·L_tri + cfc_weight·L_cfc + csc_weight·L_csc``.
 
 Reads what it needs from the model's :class:`~sfcl.models.reid.ModelOutput`.
 Under DDP, ``gather`` concatenates the batch-level inputs (features, labels)
-over ranks with gradients, so the triplet loss mines over the global batch.
+over ranks with gradients, so the triplet loss mines over the global batch; the
+FAD terms (:mod:`sfcl.losses.fad`) pair the modalities within each rank's batch
+(the sampler puts both modalities of every identity on the same rank).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from torch import nn
 
 from sfcl.config import LossConfig
 from sfcl.errors import SfclError
+from sfcl.losses.fad import frequency_contrastive_loss, semantic_consistency_loss
 from sfcl.losses.identity import CrossEntropyLabelSmooth
 from sfcl.losses.triplet import BatchHardTripletLoss, WeightedRegularizedTriplet
 
@@ -25,16 +28,22 @@ class ReIDObjective(nn.Module):
         super().__init__()
         if cfg.triplet != "none" and cfg.triplet not in TRIPLETS:
             raise SfclError(f"config key loss.triplet: expected wrt, batch_hard or none, got {cfg.triplet!r}")
-        for key in ("cfc_weight", "csc_weight"):
-            if getattr(cfg, key):
-                raise SfclError(f"config key loss.{key}: the FAD loss is not available in this version of sfcl")
+        for key in ("cfc_weight", "csc_weight", "cfc_temperature"):
+            if getattr(cfg, key) < 0 or (key == "cfc_temperature" and cfg.cfc_temperature == 0):
+                raise SfclError(f"config key loss.{key}: expected a positive number, got {getattr(cfg, key)}")
+        if cfg.csc_neighbors < 1:
+            raise SfclError(f"config key loss.csc_neighbors: expected K >= 1, got {cfg.csc_neighbors}")
+        self.cfg = cfg
         self.identity = CrossEntropyLabelSmooth(cfg.label_smoothing)
         self.triplet = TRIPLETS[cfg.triplet](cfg) if cfg.triplet != "none" else None
         self.triplet_weight = cfg.triplet_weight
 
-    def forward(self, output, labels: torch.Tensor,
+    def forward(self, output, labels: torch.Tensor, modality: torch.Tensor | None = None,
                 gather: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """Returns (total scalar, {"id", "tri", "total"} as floats for logging)."""
+        """Returns (total scalar, {"id", "tri", "cfc", "csc", "total"} (those in use) as floats for logging).
+
+        ``modality`` (B,) {0 visible, 1 infrared} is needed by the FAD terms.
+        """
         if output.logits is None:
             raise RuntimeError("the objective needs logits: call the model in training mode")
         loss_id = self.identity(output.logits.float(), labels)
@@ -47,5 +56,19 @@ class ReIDObjective(nn.Module):
             loss_tri = self.triplet(features, all_labels)
             total = total + self.triplet_weight * loss_tri
             terms["tri"] = float(loss_tri.detach())
+        cfg = self.cfg
+        if (cfg.cfc_weight or cfg.csc_weight) and modality is None:
+            raise RuntimeError("the FAD loss needs the batch's modality labels")
+        if cfg.cfc_weight:
+            if output.frequency is None:
+                raise SfclError("config key loss.cfc_weight: L_cfc needs CFAM's frequency embeddings; "
+                                "set model.cfam: true or loss.cfc_weight: 0")
+            loss_cfc = frequency_contrastive_loss(output.frequency, labels, modality, cfg.cfc_temperature)
+            total = total + cfg.cfc_weight * loss_cfc
+            terms["cfc"] = float(loss_cfc.detach())
+        if cfg.csc_weight:
+            loss_csc = semantic_consistency_loss(output.logits, output.embedding, modality, cfg.csc_neighbors)
+            total = total + cfg.csc_weight * loss_csc
+            terms["csc"] = float(loss_csc.detach())
         terms["total"] = float(total.detach())
         return total, terms

@@ -27,6 +27,7 @@ class ModelOutput:
     logits (B, num_classes) in training mode, None in eval mode; feature_map (B, D, h, w)
     the backbone's spatial map X. With CFAM: frequency_map O_fre (B, D, h, w),
     frequency (B, D) its pooled embedding (FAD's L_cfc), transport_plan (B, L, L).
+    With SFIM, ``features`` is SFIM's fused O_sf and ``covariance`` (B, r, r) its pooled T.
     """
 
     features: torch.Tensor
@@ -36,15 +37,20 @@ class ModelOutput:
     frequency_map: torch.Tensor | None = None
     frequency: torch.Tensor | None = None
     transport_plan: torch.Tensor | None = None
+    covariance: torch.Tensor | None = None
 
 
 class ReIDModel(nn.Module):
-    """Base (``model.cfam: false``) or Base+CFAM; ``input_size`` (H, W) fixes CFAM's spectrum grid."""
+    """Base, Base+CFAM, or Base+CFAM+SFIM (``model.cfam``, ``model.sfim``).
+
+    ``input_size`` (H, W) fixes CFAM's spectrum grid. Retrieval features: GeM(X) (Base),
+    GeM(relu(X + O_fre)) (CFAM), SFIM's O_sf (SFIM); then the BN neck.
+    """
 
     def __init__(self, cfg: ModelConfig, num_classes: int, input_size: tuple[int, int] = (288, 144)) -> None:
         super().__init__()
-        if cfg.sfim:
-            raise SfclError("config key model.sfim: not available in this version of sfcl")
+        if cfg.sfim and not cfg.cfam:
+            raise SfclError("config key model.sfim: SFIM injects CFAM's frequency map; set model.cfam: true too")
         self.backbone = TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
         dim = self.backbone.out_channels
         self.cfam = None
@@ -52,6 +58,11 @@ class ReIDModel(nn.Module):
             from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
 
             self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.frequency)
+        self.sfim = None
+        if cfg.sfim:
+            from sfcl.models.sfim import SFIM  # noqa: PLC0415
+
+            self.sfim = SFIM(dim, cfg.interaction, cfg.gem_p)
         self.pool = GeM(cfg.gem_p)
         self.neck = nn.BatchNorm1d(dim)
         self.neck.bias.requires_grad_(False)  # BN neck with frozen bias (BoT / AGW)
@@ -62,14 +73,18 @@ class ReIDModel(nn.Module):
     def forward(self, images: torch.Tensor, modality: torch.Tensor) -> ModelOutput:
         """images (B, 3, H, W), modality (B,) long {0 visible, 1 infrared}."""
         feature_map = self.backbone(images, modality)
+        extra: dict[str, torch.Tensor] = {}
         if self.cfam is None:
-            fused, extra = feature_map, {}
+            features = self.pool(feature_map)
         else:
             cfam = self.cfam(feature_map, modality)
-            fused = F.relu(feature_map + cfam.frequency_map)  # X + O_fre; GeM needs >= 0
             extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.frequency_map.mean(dim=(2, 3)),
                      "transport_plan": cfam.plan}
-        features = self.pool(fused)
+            if self.sfim is None:
+                features = self.pool(F.relu(feature_map + cfam.frequency_map))  # X + O_fre; GeM needs >= 0
+            else:
+                sfim = self.sfim(feature_map, cfam.frequency_map.to(feature_map.dtype))
+                features, extra["covariance"] = sfim.fused, sfim.covariance
         embedding = self.neck(features)
         logits = self.classifier(embedding) if self.training else None
         return ModelOutput(features=features, embedding=embedding, logits=logits, feature_map=feature_map, **extra)

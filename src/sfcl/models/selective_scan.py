@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import math
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -45,6 +48,22 @@ from torch.autograd.function import once_differentiable
 from sfcl.errors import SfclError
 
 BACKENDS = ("auto", "torch", "mamba_ssm")
+_FLOP_TALLIES: list[list[int]] = []  # open count_scan_flops() contexts, innermost last
+
+
+@contextmanager
+def count_scan_flops() -> Iterator[list[int]]:
+    """Tally :func:`selective_scan_flops` of every scan run inside the block into ``tally[0]``.
+
+    ``torch.utils.flop_counter`` sees the scan as element-wise ops it does not
+    count (and cannot see into the mamba_ssm kernel), so profiling adds this.
+    """
+    tally = [0]
+    _FLOP_TALLIES.append(tally)
+    try:
+        yield tally
+    finally:
+        _FLOP_TALLIES.remove(tally)
 
 
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
@@ -54,6 +73,8 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
     D, delta_bias (D,) -> y (batch, D, L) in u's dtype (computed in float32, or float64 for float64 u)."""
     check_backend(backend)
     _check_shapes(u, delta, A, B, C)
+    if _FLOP_TALLIES:
+        _FLOP_TALLIES[-1][0] += selective_scan_flops(u.shape[0], u.shape[1], u.shape[2], A.shape[1], D is not None)
     if backend == "mamba_ssm" or (backend == "auto" and u.is_cuda and _kernel() is not None):
         kernel = _kernel()
         if kernel is None:

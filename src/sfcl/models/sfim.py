@@ -1,0 +1,146 @@
+"""SFIM, the Spatial-Frequency Interaction Module (paper §3.3).
+
+Injects CFAM's frequency representation O_fre back into the spatial features X.
+Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
+
+1. **Gabor band modulation** of O_fre over the frequency index k of its 2-D
+   spectrum (rfft2 over the spatial grid, radial frequency ω_k in cycles/sample):
+   ``G(O)[k, :] = O[k, :] · exp(−(ω_k − ω0)² / 2σ²)``, ω0 and σ learned (or fixed).
+2. **Correlation**: ``S_ij = cos(x_spa,i, o_j)`` over channels, ``X_sf = S · G(O) / N``
+   (each spatial position gathers the frequency responses it resembles; the 1/N keeps
+   X_sf on the scale of one token).
+3. **Soft-threshold structural attention**: relevance ``s = W2 GELU(W1 LN(X + X_sf))``
+   per position and channel; ``A = max(sigmoid(s) − τ, 0) / (1 − τ)`` keeps only cues
+   whose relevance exceeds τ; ``F̂_spa = X + W_o(A ⊙ W_v X_sf)``, ``F̂_fre = X_sf``.
+4. **Cross-covariance pooling** of rank-r projections ``F_s = F̂_spa P_s``, ``F_f = F̂_fre P_f``:
+   ``T = (F_s − 1μ_sᵀ)ᵀ (F_f − 1μ_fᵀ) / √(N_s N_f)`` (r × r), then signed square root
+   ``sign(T)(√(|T| + ε) − √ε)`` and ℓ2 normalisation.
+5. **Fusion**: ``O_sf = GeM(relu(F̂_spa)) + MLP(T)`` (B, C), the retrieval representation;
+   the MLP's last layer starts at zero so SFIM starts as pooling of F̂_spa.
+
+Widths (``InteractionConfig``) are chosen to land on the paper's size: at ResNet-50
+(C = 2048, 18×9 map) SFIM adds 12.6 M parameters (docs/DESIGN.md, "SFIM").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sfcl.config import InteractionConfig
+from sfcl.models.pooling import GeM
+from sfcl.models.spectrum import frequency_grid
+
+SQRT_EPS = 1e-6  # signed square root: sign(t)(sqrt(|t| + eps) - sqrt(eps)), finite gradient at 0
+
+
+@dataclass
+class SFIMOutput:
+    """fused O_sf (B, C); spatial_map F̂_spa (B, C, H, W); covariance T (B, r, r) after normalisation;
+    attention A (B, N, C); correlation S (B, N, N)."""
+
+    fused: Tensor
+    spatial_map: Tensor
+    covariance: Tensor
+    attention: Tensor
+    correlation: Tensor
+
+
+class GaborModulation(nn.Module):
+    """x (B, C, H, W) -> IFFT(FFT(x) · exp(−(ω − ω0)² / 2σ²)) over the spatial dims, same shape.
+
+    σ is stored as log σ; with ``learnable=False`` ω0 and σ are fixed buffers.
+    """
+
+    def __init__(self, center: float, sigma: float, learnable: bool = True) -> None:
+        super().__init__()
+        if sigma <= 0:
+            raise ValueError(f"Gabor sigma must be > 0, got {sigma}")
+        center_t, log_sigma = torch.tensor(float(center)), torch.tensor(math.log(sigma))
+        if learnable:
+            self.center, self.log_sigma = nn.Parameter(center_t), nn.Parameter(log_sigma)
+        else:
+            self.register_buffer("center", center_t)
+            self.register_buffer("log_sigma", log_sigma)
+
+    def band(self, height: int, width: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        """The Gaussian band weight of each rfft2 bin, (H, W//2+1) in ``dtype``."""
+        omega = frequency_grid(height, width).to(self.center.device, dtype)
+        center, log_sigma = self.center.to(dtype), self.log_sigma.to(dtype)
+        return torch.exp(-(omega - center).square() / (2 * torch.exp(2 * log_sigma)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        with torch.autocast(x.device.type, enabled=False):  # FFTs in float32 (float64 kept for tests)
+            spectrum = torch.fft.rfft2(x if x.dtype == torch.float64 else x.float(), dim=(-2, -1), norm="ortho")
+            band = self.band(h, w, spectrum.real.dtype)
+            return torch.fft.irfft2(spectrum * band, s=(h, w), dim=(-2, -1), norm="ortho")
+
+
+def signed_sqrt(t: Tensor, eps: float = SQRT_EPS) -> Tensor:
+    """Power normalisation ``sign(t)(√(|t| + ε) − √ε)``: continuous, odd, finite slope at 0."""
+    return torch.sign(t) * (torch.sqrt(t.abs() + eps) - math.sqrt(eps))
+
+
+def cross_covariance(spatial: Tensor, frequency: Tensor) -> Tensor:
+    """spatial (B, N_s, r), frequency (B, N_f, r) with N_s == N_f -> T (B, r, r):
+    ``(F_s − 1μ_sᵀ)ᵀ (F_f − 1μ_fᵀ) / √(N_s N_f)``."""
+    if spatial.shape[:2] != frequency.shape[:2]:
+        raise ValueError(f"cross-covariance needs the same tokens, got {tuple(spatial.shape)} and "
+                         f"{tuple(frequency.shape)}")
+    n = spatial.shape[1]
+    centred_s = spatial - spatial.mean(dim=1, keepdim=True)
+    centred_f = frequency - frequency.mean(dim=1, keepdim=True)
+    return centred_s.transpose(1, 2) @ centred_f / math.sqrt(n * n)
+
+
+def soft_threshold_attention(logits: Tensor, tau: float) -> Tensor:
+    """``max(sigmoid(s) − τ, 0) / (1 − τ)`` in [0, 1]: relevance below τ gives exactly zero weight."""
+    return F.relu(torch.sigmoid(logits) - tau) / (1.0 - tau)
+
+
+class SFIM(nn.Module):
+    """x (B, C, H, W) spatial, o (B, C, H, W) frequency -> :class:`SFIMOutput`."""
+
+    def __init__(self, channels: int, cfg: InteractionConfig, gem_p: float = 3.0) -> None:
+        super().__init__()
+        if not 0.0 <= cfg.threshold < 1.0:
+            raise ValueError(f"SFIM threshold tau must be in [0, 1), got {cfg.threshold}")
+        self.channels, self.tau = channels, cfg.threshold
+        hidden = max(1, int(channels * cfg.attention_ratio))
+        self.gabor = GaborModulation(cfg.gabor_center, cfg.gabor_sigma, cfg.gabor_learnable)
+        self.norm = nn.LayerNorm(channels)
+        self.relevance = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
+        self.value = nn.Linear(channels, channels)
+        self.out = nn.Linear(channels, channels)
+        self.project_spatial = nn.Linear(channels, cfg.covariance_dim, bias=False)
+        self.project_frequency = nn.Linear(channels, cfg.covariance_dim, bias=False)
+        self.mlp = nn.Sequential(nn.Linear(cfg.covariance_dim ** 2, cfg.mlp_hidden), nn.GELU(),
+                                 nn.Linear(cfg.mlp_hidden, channels))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+        self.pool = GeM(gem_p)
+
+    def forward(self, x: Tensor, o: Tensor) -> SFIMOutput:
+        if x.shape != o.shape or x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"SFIM expects two (B, {self.channels}, H, W) maps, got {tuple(x.shape)} "
+                             f"and {tuple(o.shape)}")
+        b, c, h, w = x.shape
+        tokens = lambda t: t.flatten(2).transpose(1, 2)  # noqa: E731  (B, C, H, W) -> (B, N, C)
+        x_tok = tokens(x)
+        o_tok = tokens(self.gabor(o)).to(x.dtype)
+        correlation = F.normalize(x_tok, dim=-1) @ F.normalize(o_tok, dim=-1).transpose(1, 2)  # (B, N, N)
+        x_sf = correlation @ o_tok / o_tok.shape[1]
+        attention = soft_threshold_attention(self.relevance(self.norm(x_tok + x_sf)), self.tau)
+        spatial = x_tok + self.out(attention * self.value(x_sf))
+        cov = cross_covariance(self.project_spatial(spatial), self.project_frequency(x_sf))
+        precise = torch.float64 if cov.dtype == torch.float64 else torch.float32  # half-precision sqrt/normalise is lossy
+        cov = F.normalize(signed_sqrt(cov.to(precise)).flatten(1), dim=1)  # (B, r*r)
+        spatial_map = spatial.transpose(1, 2).reshape(b, c, h, w)
+        fused = self.pool(F.relu(spatial_map)) + self.mlp(cov.to(x.dtype))
+        return SFIMOutput(fused=fused, spatial_map=spatial_map, covariance=cov.view(b, self.project_spatial.out_features, -1),
+                          attention=attention, correlation=correlation)
