@@ -17,7 +17,7 @@ from sfcl.data.synthvi import synthesize
 from sfcl.data.sysu import load_sysu
 from sfcl.engine.trainer import evaluate_model, model_from_checkpoint, train
 from sfcl.errors import SfclError
-from sfcl.robustness import CHART_NAME, CHART_SIZE, METRICS, RESULTS_NAME, parse_ratios, robustness_curve
+from sfcl.robustness import CHART_NAME, CHART_SIZE, METRICS, RESULTS_NAME, parse_ratios, ratio_key, robustness_curve
 from tests.engine.conftest import tiny_config
 
 RATIOS = [0.0, 0.5, 1.0]
@@ -110,6 +110,11 @@ def test_rerun_reuses_the_builds(study, clean, checkpoints):
 @pytest.mark.parametrize("text, expected", [("0.3,0,0.3", [0.0, 0.3]), ("0.7, 0.1", [0.1, 0.7])])
 def test_parse_ratios(text, expected):
     assert parse_ratios(text) == expected
+
+
+@pytest.mark.parametrize("ratio, key", [(0.0, "0.00"), (0.3, "0.30"), (1.0, "1.00"), (0.125, "0.125")])
+def test_ratio_key(ratio, key):
+    assert ratio_key(ratio) == key
 
 
 def _run_cli(argv: list[str], capsys) -> tuple[int, str, str]:

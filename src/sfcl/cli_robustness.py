@@ -30,7 +30,8 @@ def add_robustness_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default="sysu", choices=["sysu", "regdb", "llcm"], help="layout of --data-root")
     p.add_argument("--data-root", required=True, help="the clean dataset folder (SynthVI works)")
     p.add_argument("--out", required=True, help="folder for ratio_*/ builds, robustness.json and robustness.png")
-    p.add_argument("--ratios", default=DEFAULT_RATIOS, help=f"comma-separated ratios in [0, 1] (default {DEFAULT_RATIOS})")
+    p.add_argument("--ratios", default=DEFAULT_RATIOS,
+                   help=f"comma-separated ratios in [0, 1] (default {DEFAULT_RATIOS})")
     p.add_argument("--protocol", default=None, help="default: each checkpoint config's first protocol")
     p.add_argument("--trials", type=int, default=None, help="gallery trials (default: the checkpoint config's)")
     p.add_argument("--trial", type=int, default=None, help="RegDB split trial (1..10)")

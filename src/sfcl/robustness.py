@@ -48,7 +48,8 @@ class Scored:
 
 
 def ratio_key(ratio: float) -> str:
-    return f"{ratio:.2f}"
+    """``0.3`` -> ``"0.30"`` (two decimals, or as many as the ratio needs: ``0.125`` -> ``"0.125"``)."""
+    return f"{ratio:.2f}" if round(ratio, 2) == ratio else f"{ratio:g}"
 
 
 def parse_ratios(text: str | list[float] | tuple[float, ...]) -> list[float]:
