@@ -46,7 +46,8 @@ def test_ablation_synthvi_smoke(tmp_path):
     for name, row in result["rows"].items():
         assert [run["seed"] for run in row["runs"]] == [0]
         assert row["r1"] == row["runs"][0]["r1"] and row["r1_std"] == 0.0 and 0.0 < row["mAP"] <= 100.0
-        config = yaml.safe_load((out / "runs" / row["config"].removesuffix(".yaml") / "seed0" / "config.yaml").read_text())
+        run = out / "runs" / row["config"].removesuffix(".yaml") / "seed0"
+        config = yaml.safe_load((run / "config.yaml").read_text())
         assert config["train"]["epochs"] == 1 and config["train"]["batches_per_epoch"] == 2
         assert config["data"]["height"] == 32 and config["data"]["root"] == str(out / "occ_synthvi")
     table = (out / "ablation.md").read_text().splitlines()
@@ -55,6 +56,11 @@ def test_ablation_synthvi_smoke(tmp_path):
     assert table[2].startswith(f"| Base | `demo_synthvi.yaml` | {base['r1']:.2f} ± 0.00 | {base['mAP']:.2f} ± 0.00 |")
     with Image.open(out / "ablation.png") as image:
         assert image.size == module.CHART_SIZE
+    finished = out / "runs" / "demo_synthvi" / "seed0" / "results.json"
+    stamp = finished.stat().st_mtime_ns
+    assert module.main(argv) == 0  # a rerun with the same settings reuses every finished run
+    assert finished.stat().st_mtime_ns == stamp
+    assert json.loads((out / "ablation.json").read_text())["rows"] == result["rows"]
 
 
 def test_ablation_mean_std():
