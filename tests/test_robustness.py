@@ -3,21 +3,18 @@ with the ratio (nested, test split only), cached builds, the chart's size, one-l
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from sfcl.cli_robustness import add_robustness_parsers
 from sfcl.data.synthvi import synthesize
 from sfcl.data.sysu import load_sysu
 from sfcl.engine.trainer import evaluate_model, model_from_checkpoint, train
-from sfcl.errors import SfclError
 from sfcl.robustness import CHART_NAME, CHART_SIZE, METRICS, RESULTS_NAME, parse_ratios, ratio_key, robustness_curve
+from tests.cli_helpers import run_cli
 from tests.engine.conftest import tiny_config
 
 RATIOS = [0.0, 0.5, 1.0]
@@ -117,19 +114,6 @@ def test_ratio_key(ratio, key):
     assert ratio_key(ratio) == key
 
 
-def _run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="sfcl")
-    add_robustness_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code = args.func(args)
-    except SfclError as err:
-        print(f"sfcl: error: {err}", file=sys.stderr)
-        code = 2
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.parametrize("case, message", [
     ("missing-checkpoint", "missing checkpoint"),
     ("ratio-above-one", "ratio 1.5: expected an occlusion ratio in [0, 1]"),
@@ -151,7 +135,7 @@ def test_bad_inputs_are_one_line(case, message, clean, checkpoints, tmp_path, ca
         argv["data-root"] = str(tmp_path / "no-data")
     cli = ["robustness", "--out", str(tmp_path / "out"), "--device", "cpu"]
     cli += [f"--{key}={value}" for key, value in argv.items()]
-    code, _, err = _run_cli(cli, capsys)
+    code, _, err = run_cli(cli, capsys)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "out" / RESULTS_NAME).exists()
 
@@ -159,7 +143,7 @@ def test_bad_inputs_are_one_line(case, message, clean, checkpoints, tmp_path, ca
 def test_cli_prints_the_table(study, clean, checkpoints, tmp_path, capsys):
     _, curves = study
     out = tmp_path / "cli"
-    code, printed, _ = _run_cli(["robustness", "--checkpoint", str(checkpoints[0]), "--data-root", str(clean),
+    code, printed, _ = run_cli(["robustness", "--checkpoint", str(checkpoints[0]), "--data-root", str(clean),
                                  "--out", str(out), "--ratios", "0,1", "--device", "cpu"], capsys)
     assert code == 0
     row = curves["run0/last.pt"]["1.00"]

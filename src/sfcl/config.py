@@ -59,7 +59,7 @@ class FrequencyConfig:
 
 @dataclass
 class InteractionConfig:
-    """SFIM internals (``model.interaction.*``); at ResNet-50 they add 12.6 M parameters (docs/DESIGN.md)."""
+    """SFIM internals (``model.interaction.*``); at ResNet-50 they add 14.3 M parameters (docs/DESIGN.md)."""
 
     attention_ratio: float = 0.5  # hidden width of the relevance MLP, as a fraction of the channels
     threshold: float = 0.3  # soft threshold tau of the structural attention, in [0, 1)

@@ -1,19 +1,16 @@
 """Shared fixtures: a small SynthVI (12 ids x 6 cams x 2 images, 64 x 32), a 1-epoch tiny checkpoint on it,
-and ``run_cli`` (the ``sfcl`` top level's error handling around a local parser with our subcommands)."""
+and ``run_cli`` (the real ``sfcl`` top level, in-process)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from sfcl.cli_visualize import add_visualize_parsers
 from sfcl.data.synthvi import synthesize
 from sfcl.engine.trainer import train
-from sfcl.errors import SfclError
+from tests.cli_helpers import run_cli  # noqa: F401  (the visualize tests import it from here)
 from tests.engine.conftest import tiny_config
 
 
@@ -38,17 +35,3 @@ def checkpoint(synth, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("viz-run") / "run"
     train(tiny_config(synth, out, "train.epochs=1", "train.batches_per_epoch=1"))
     return out / "last.pt"
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Parse ``argv`` with a parser holding only our subcommands and run it as ``sfcl.cli.main`` does."""
-    parser = argparse.ArgumentParser(prog="sfcl")
-    add_visualize_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code = args.func(args)
-    except SfclError as err:
-        print(f"sfcl: error: {err}", file=sys.stderr)
-        code = 2
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err

@@ -19,7 +19,7 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
    the MLP's last layer starts at zero so SFIM starts as pooling of F̂_spa.
 
 Widths (``InteractionConfig``) are chosen to land on the paper's size: at ResNet-50
-(C = 2048, 18×9 map) SFIM adds 12.6 M parameters (docs/DESIGN.md, "SFIM").
+(C = 2048, 18×9 map) SFIM adds 14.3 M parameters (docs/DESIGN.md, "SFIM").
 """
 
 from __future__ import annotations
