@@ -18,7 +18,7 @@ def test_demo_trains_base_and_sfcl_on_occluded_synthvi(tmp_path, capsys):
             "eval.num_trials=2", "data.test_batch_size=64"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "Occ-SynthVI (12 ids)" in printed
+    assert "Occ-SynthVI (ratio 0.5), 12 ids" in printed
     rows = json.loads((out / "demo_results.json").read_text())
     names = list(rows)
     assert names[:2] == ["raw pixels (fixed)", "Base, untrained"] and len(names) == 2 + len(ROWS)

@@ -1,7 +1,7 @@
 """``sfcl demo``: Occ-SynthVI end to end on the CPU in about ten minutes.
 
 1. synthesise SynthVI (SYSU-MM01 layout) under ``OUT/synthvi`` and occlude
-   every split with the built-in occlusion library (``sfcl occlude``) into
+   half of every split's images with the built-in occlusion library (``sfcl occlude``) into
    ``OUT/occ_synthvi`` (Occ-SynthVI, the paper's benchmark construction);
 2. score two fixed feature extractors on the SYSU all-search single-shot
    protocol (10 gallery trials): raw pixels and the untrained Base;
@@ -34,6 +34,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ROWS = {"Base": "demo_synthvi.yaml", "SFCL": "demo_synthvi_sfcl.yaml"}  # row name -> config, trained in order
 PROTOCOL = "sysu-all-single"
 DEFAULT_IDS = 120
+OCCLUSION_RATIO = 0.5  # half of every split's images get an occluder (docs/DESIGN.md, "The demo")
 
 
 def demo_config(row: str, out: Path, epochs: int | None, seed: int, occluded: bool = True,
@@ -50,8 +51,9 @@ def demo_config(row: str, out: Path, epochs: int | None, seed: int, occluded: bo
     return load_config(path, items + list(overrides or []))
 
 
-def prepare_data(out: Path, num_ids: int, seed: int, occluded: bool) -> Path:
-    """SynthVI under ``out/synthvi`` and, if ``occluded``, Occ-SynthVI under ``out/occ_synthvi``.
+def prepare_data(out: Path, num_ids: int, seed: int, occluded: bool, ratio: float = OCCLUSION_RATIO) -> Path:
+    """SynthVI under ``out/synthvi`` and, if ``occluded``, Occ-SynthVI under ``out/occ_synthvi``
+    (``ratio`` of every split's images occluded by the built-in library).
 
     Both steps are resumable: a rerun skips the images already written.
     """
@@ -63,7 +65,8 @@ def prepare_data(out: Path, num_ids: int, seed: int, occluded: bool) -> Path:
     from sfcl.occlusion.build import occlude_dataset
 
     tic = time.time()
-    result = occlude_dataset("sysu", clean, out / "occ_synthvi", seed=seed, workers=2, progress=True)
+    result = occlude_dataset("sysu", clean, out / "occ_synthvi", ratio=ratio, seed=seed, workers=2,
+                             progress=True)
     log.info("Occ-SynthVI: %d images occluded (%d already done) in %.1f s",
              result.placed, result.skipped, time.time() - tic)
     return result.out
@@ -93,8 +96,8 @@ def run_demo(out: Path, num_ids: int | None = None, epochs: int | None = None, s
         results = Trainer(cfg).fit()
         minutes = (time.time() - tic) / 60
         rows[f"{row}, trained {cfg.train.epochs} ep ({minutes:.1f} min)"] = results["final"][PROTOCOL]
-    name = "Occ-SynthVI" if occluded else "SynthVI"
-    print(f"\n{name} ({ids} ids), protocol {PROTOCOL}, {base.eval.num_trials} gallery trials, "
+    name = f"Occ-SynthVI (ratio {OCCLUSION_RATIO})" if occluded else "SynthVI"
+    print(f"\n{name}, {ids} ids, protocol {PROTOCOL}, {base.eval.num_trials} gallery trials, "
           f"{torch.get_num_threads()} CPU threads")
     print(format_table(rows))
     (out / "demo_results.json").write_text(json.dumps(rows, indent=2))
