@@ -53,16 +53,9 @@ def fft_flops(points: int, transforms: int, real: bool) -> int:
     return int(round(transforms * (per / 2 if real else per)))
 
 
-def _prod(values) -> int:
-    out = 1
-    for v in values:
-        out *= int(v)
-    return out
-
-
 def _transform_flops(shape, dim, real: bool) -> int:
-    points = _prod(shape[d] for d in dim)
-    return fft_flops(points, _prod(shape) // max(points, 1), real)
+    points = math.prod(int(shape[d]) for d in dim)
+    return fft_flops(points, math.prod(int(v) for v in shape) // max(points, 1), real)
 
 
 def _r2c(x_shape, dim, *args, out_shape=None, **kwargs) -> int:
