@@ -51,6 +51,7 @@ class FrequencyConfig:
     attn_mlp_ratio: float = 2.0  # MLP after the cross-modal attention
     scan_backend: str = "auto"  # auto | torch | mamba_ssm
     prototype_momentum: float = 0.9  # EMA of the other modality's spectrum, the partner at inference
+    train_partner: str = "batch"  # batch: the aligned other-modality sample | prototype: as at inference
     blend_init: float = 0.5  # initial weight of the transported spectrum (learned)
     sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50

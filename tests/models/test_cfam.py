@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sfcl.config import FrequencyConfig
+from sfcl.errors import SfclError
 from sfcl.models.cfam import CFAM
 from sfcl.models.sinkhorn import spectral_marginal
 from sfcl.models.spectrum import decompose
@@ -147,3 +148,25 @@ def test_marginal_helper_agrees_with_energy():
     amp = torch.rand(2, BINS, C)
     a = spectral_marginal(amp)
     torch.testing.assert_close(a, amp.square().sum(-1) / amp.square().sum((1, 2))[:, None])
+
+
+def test_prototype_training_partner_reads_no_other_sample():
+    cfam = make(train_partner="prototype")
+    perturb_outputs(cfam)
+    cfam.train()
+    x, modality = batch(n=2)
+    out = cfam(x, modality)
+    assert out.partner == "prototype"
+    x_changed = x.clone()
+    x_changed[3] = torch.rand_like(x[3])
+    changed = cfam(x_changed, modality).frequency_map
+    # the prototypes moved with the first call, so compare two calls after the same update history
+    cfam_again = make(train_partner="prototype")
+    perturb_outputs(cfam_again)
+    cfam_again.train()
+    cfam_again(x, modality)
+    reference = cfam_again(x, modality).frequency_map
+    assert torch.allclose(changed[1], reference[1], atol=1e-5), "sample 1 no longer reads index 3"
+    assert int(cfam.prototype_updates.min()) == 2  # prototypes still learn from training batches
+    with pytest.raises(SfclError, match="train_partner"):
+        make(train_partner="neighbour")

@@ -19,7 +19,8 @@ For a backbone map X (B, C, H, W) of either modality:
 **The partner modality.** In training, a batch laid out ``[visible half | infrared
 half]`` pairs sample ``i`` of one half with sample ``i`` of the other (the sampler aligns
 identities). Everywhere else (evaluation, a batch of one modality, unequal halves) the
-partner is a *prototype*: an exponential moving average, over training batches, of the
+partner is a *prototype* (in training too with ``train_partner: prototype``): an
+exponential moving average, over training batches, of the
 other modality's TM tokens and amplitude spectrum, kept as buffers. In eval mode the
 prototype is always used, so an image's output never depends on the rest of its batch
 and a query needs no image of the other modality (``docs/DESIGN.md``).
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sfcl.config import FrequencyConfig
+from sfcl.errors import SfclError
 from sfcl.models.freq_attention import CrossModalFrequencyAttention
 from sfcl.models.sinkhorn import barycentric_projection, sinkhorn_log, spectral_cost, spectral_marginal
 from sfcl.models.spectrum import decompose, recombine, unit_phasor
@@ -67,6 +69,9 @@ class CFAM(nn.Module):
 
     def __init__(self, channels: int, feature_size: tuple[int, int], cfg: FrequencyConfig) -> None:
         super().__init__()
+        if cfg.train_partner not in ("batch", "prototype"):
+            raise SfclError(f"config key model.frequency.train_partner: expected batch or prototype, "
+                            f"got {cfg.train_partner!r}")
         height, width = feature_size
         self.channels, self.feature_size, self.cfg = channels, (height, width), cfg
         self.grid = (height, width // 2 + 1)
@@ -127,8 +132,9 @@ class CFAM(nn.Module):
 
     # ------------------------------------------------------------------ partner modality
     def _pairing(self, modality: Tensor) -> Tensor | None:
-        """Index of each sample's partner in a training batch of aligned halves, else None."""
-        if not self.training:
+        """Index of each sample's partner in a training batch of aligned halves, else None
+        (``train_partner: prototype`` trains with the inference-time partner)."""
+        if not self.training or self.cfg.train_partner == "prototype":
             return None
         visible = (modality == VISIBLE).nonzero().squeeze(1)
         infrared = (modality == INFRARED).nonzero().squeeze(1)
