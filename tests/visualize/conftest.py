@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from sfcl.data.synthvi import synthesize
 from sfcl.engine.trainer import train
@@ -14,13 +13,9 @@ from tests.cli_helpers import run_cli  # noqa: F401  (the visualize tests import
 from tests.engine.conftest import tiny_config
 
 
-@pytest.fixture(scope="package", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and far faster when other jobs share the cores; restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(scope="module", autouse=True)
+def one_thread(one_torch_thread):
+    """Every visualize test runs its tiny models on one thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
