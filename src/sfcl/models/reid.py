@@ -15,7 +15,7 @@ from torch import nn
 
 from sfcl.config import ModelConfig
 from sfcl.errors import SfclError
-from sfcl.models.backbone import TwoStreamResNet
+from sfcl.models.backbone import TwoStreamBackbone, TwoStreamMobileNetV2, TwoStreamResNet
 from sfcl.models.pooling import GeM
 
 
@@ -51,7 +51,7 @@ class ReIDModel(nn.Module):
         super().__init__()
         if cfg.sfim and not cfg.cfam:
             raise SfclError("config key model.sfim: SFIM injects CFAM's frequency map; set model.cfam: true too")
-        self.backbone = TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
+        self.backbone = build_backbone(cfg)
         dim = self.backbone.out_channels
         self.cfam = None
         if cfg.cfam:
@@ -100,3 +100,12 @@ class ReIDModel(nn.Module):
         """Parameters used in the forward pass (the paper's count excludes the identity classifier)."""
         skip = set() if include_classifier else {id(p) for p in self.classifier.parameters()}
         return sum(p.numel() for p in self.parameters() if id(p) not in skip)
+
+
+def build_backbone(cfg: ModelConfig) -> TwoStreamBackbone:
+    """``model.backbone``: resnet (``model.depth``) or mobilenet_v2."""
+    if cfg.backbone == "resnet":
+        return TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
+    if cfg.backbone == "mobilenet_v2":
+        return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained)
+    raise SfclError(f"config key model.backbone: expected resnet or mobilenet_v2, got {cfg.backbone!r}")
