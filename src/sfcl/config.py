@@ -36,6 +36,9 @@ class DataConfig:
     workers: int = 4
     random_erasing: float = 0.5
     channel_aug: bool = True
+    pad: int | None = None  # crop padding in px before RandomCrop; None: 10 px scaled by width / 144 (AGW's 10 at 144)
+    grey_lut: float = 0.0  # probability of a random grey-level look-up table (both modalities; docs/DESIGN.md)
+    eval_split: str = "test"  # test | val: hold out exp/val_id.txt as query/gallery (SYSU layout), to choose settings
     test_batch_size: int = 128
 
 
@@ -130,6 +133,7 @@ class TrainConfig:
     sync_bn: bool = False
     batches_per_epoch: int | None = None  # None: AGW's int(max(N_vis, N_nir) / (P*K)) + 1
     eval_every: int = 10  # epochs between evaluations; 0 = only after the last epoch
+    threads: int = 0  # torch CPU threads; 0: torch's default (all cores: fastest on an idle 2-core VM, RESULTS.md)
     log_every: int = 20
     output_dir: str = "runs/default"
     progress: bool = True

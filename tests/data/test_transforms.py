@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import torch
 from PIL import Image
@@ -47,3 +48,38 @@ def test_channel_augmentation_p1():
         assert (out[:, 0] == out[:, 1]).all() and (out[:, 1] == out[:, 2]).all()
     img = _img()
     assert ChannelAugmentation(p=0.0)(img) is img
+
+
+def test_crop_padding_scales_with_the_width():
+    from sfcl.data.transforms import crop_padding
+
+    assert crop_padding(144) == 10 and crop_padding(32) == 2 and crop_padding(64) == 4
+    assert crop_padding(32, 0) == 0 and crop_padding(32, 7) == 7
+    names = [type(s).__name__ for s in build_transforms(64, 32, train=True, pad=0).transforms]
+    assert "Pad" not in names and "RandomCrop" not in names
+    pads = [s.padding for s in build_transforms(64, 32, train=True).transforms if type(s).__name__ == "Pad"]
+    assert pads == [2]
+
+
+def test_grey_lut_keeps_edges_scrambles_levels():
+    from PIL import Image
+
+    from sfcl.data.transforms import RandomGreyLUT
+
+    torch.manual_seed(0)
+    lut = RandomGreyLUT(p=1.0)
+    table = lut.table()
+    assert len(table) == 256 and all(0 <= v <= 255 for v in table)
+    img = Image.fromarray(np.stack([np.tile(np.arange(256, dtype=np.uint8), (4, 1))] * 3, axis=2), "RGB")
+    torch.manual_seed(3)
+    torch.rand(())  # the p draw
+    expected = RandomGreyLUT(p=1.0).table()
+    torch.manual_seed(3)
+    out = np.asarray(RandomGreyLUT(p=1.0)(img))
+    assert out.shape == (4, 256, 3)
+    # the same curve on every channel: out[..., c][x] == table[x]
+    for c in range(3):
+        assert out[0, :, c].tolist() == expected
+    assert np.asarray(RandomGreyLUT(p=0.0)(img)).tolist() == np.asarray(img).tolist()
+    with pytest.raises(ValueError):
+        RandomGreyLUT(p=1.5)

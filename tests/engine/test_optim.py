@@ -38,3 +38,20 @@ def test_bad_names():
         build_optimizer([{"params": [torch.nn.Parameter(torch.zeros(1))]}], OptimConfig(name="lamb"))
     with pytest.raises(SfclError, match="optim.schedule"):
         lr_factor(20, OptimConfig(schedule="poly"), 80)
+
+
+def test_warmup_is_per_iteration():
+    cfg = OptimConfig(schedule="cosine", warmup_epochs=1)
+    factors = [lr_factor(step, cfg, 4, iters_per_epoch=10) for step in range(40)]
+    assert factors[0] == pytest.approx(0.1) and factors[4] == pytest.approx(0.5) and factors[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(factors[:10], factors[1:10]))  # rises through the first epoch
+    assert factors[10] == pytest.approx(1.0) and factors[25] == pytest.approx(0.5)  # cosine over fractional epochs
+    a = torch.nn.Parameter(torch.zeros(1))
+    opt = build_optimizer([{"params": [a], "lr": 1.0}], cfg)
+    sched = build_scheduler(opt, cfg, 4, iters_per_epoch=10)
+    seen = []
+    for _ in range(12):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx(factors[:12])

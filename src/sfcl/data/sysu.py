@@ -62,15 +62,21 @@ def _samples(root: Path, pids: list[int], labels: dict[int, int] | None) -> list
     return out
 
 
-def load_sysu(root: str | Path) -> ReIDDataset:
-    """Load SYSU-MM01 (or Occ-SYSU-MM01 / SynthVI, same layout) from ``root``."""
+def load_sysu(root: str | Path, eval_split: str = "test") -> ReIDDataset:
+    """Load SYSU-MM01 (or Occ-SYSU-MM01 / SynthVI, same layout) from ``root``.
+
+    ``eval_split="val"``: train on exp/train_id.txt only, test on exp/val_id.txt (choosing settings)."""
     root = Path(root).resolve()
     require_dir(root, "SYSU-MM01 dataset root")
     for cam in ALL_CAMS:
         require_dir(root / f"cam{cam}", f"SYSU-MM01 camera folder cam{cam}")
     exp = require_dir(root / "exp", "SYSU-MM01 exp/ folder with id lists")
-    train_pids = sorted(set(read_id_file(exp / "train_id.txt")) | set(read_id_file(exp / "val_id.txt")))
-    test_pids = sorted(set(read_id_file(exp / "test_id.txt")))
+    if eval_split == "val":
+        train_pids = sorted(set(read_id_file(exp / "train_id.txt")))
+        test_pids = sorted(set(read_id_file(exp / "val_id.txt")))
+    else:
+        train_pids = sorted(set(read_id_file(exp / "train_id.txt")) | set(read_id_file(exp / "val_id.txt")))
+        test_pids = sorted(set(read_id_file(exp / "test_id.txt")))
     labels = {pid: i for i, pid in enumerate(train_pids)}
     train = _samples(root, train_pids, labels)
     if not train:

@@ -1,9 +1,10 @@
 """Optimiser and learning-rate schedule (AGW recipe by default).
 
-The schedule is a per-epoch multiplier on each group's base lr: linear warm-up
-from ``1 / warmup_epochs`` to 1 over ``warmup_epochs`` epochs (AGW: 10), then
-either a step decay (``gamma`` at each milestone: x0.1 at 20, x0.01 at 50) or a
-cosine decay to zero at ``epochs``. It is stepped once per epoch.
+The schedule is a multiplier on each group's base lr, stepped once per iteration:
+linear warm-up from ``1 / (warmup_epochs · iters_per_epoch)`` to 1 over the first
+``warmup_epochs`` epochs (AGW: 10), then either a step decay (``gamma`` at each
+milestone epoch: x0.1 at 20, x0.01 at 50) or a cosine decay to zero at ``epochs``
+(over the fractional epoch). With ``iters_per_epoch = 1`` it is AGW's per-epoch schedule.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from sfcl.config import OptimConfig
 from sfcl.errors import SfclError
 
 
-def lr_factor(epoch: int, cfg: OptimConfig, epochs: int) -> float:
-    """Multiplier of the base learning rate during ``epoch`` (0-based)."""
-    if cfg.warmup_epochs > 0 and epoch < cfg.warmup_epochs:
-        return (epoch + 1) / cfg.warmup_epochs
+def lr_factor(step: int, cfg: OptimConfig, epochs: int, iters_per_epoch: int = 1) -> float:
+    """Multiplier of the base learning rate during iteration ``step`` (0-based) of
+    ``iters_per_epoch`` per epoch (1: ``step`` is the epoch)."""
+    warmup_steps = cfg.warmup_epochs * iters_per_epoch
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    epoch = step / iters_per_epoch
     if cfg.schedule == "step":
         return cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
     if cfg.schedule == "cosine":
@@ -42,10 +46,11 @@ def build_optimizer(param_groups: list[dict], cfg: OptimConfig) -> torch.optim.O
     raise SfclError(f"config key optim.name: expected sgd or adam, got {cfg.name!r}")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, epochs: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-epoch LambdaLR implementing :func:`lr_factor` for every group."""
-    lr_factor(0, cfg, epochs)  # validate the schedule name early
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, cfg, epochs))
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, epochs: int,
+                    iters_per_epoch: int = 1) -> torch.optim.lr_scheduler.LambdaLR:
+    """LambdaLR implementing :func:`lr_factor` for every group, stepped once per iteration."""
+    lr_factor(cfg.warmup_epochs * iters_per_epoch, cfg, epochs, iters_per_epoch)  # validate the schedule name
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg, epochs, iters_per_epoch))
 
 
 def clip_gradients(model: nn.Module, max_norm: float) -> float | None:

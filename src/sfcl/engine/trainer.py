@@ -70,16 +70,30 @@ def autocast_context(device: torch.device, amp: str):
 
 
 def load_dataset(cfg: Config) -> ReIDDataset:
+    """The dataset of ``cfg.data``; ``eval_split: val`` (SYSU layout) trains on exp/train_id.txt only
+    and evaluates on exp/val_id.txt, for choosing settings without the test identities."""
     kwargs = {"trial": cfg.data.trial} if cfg.data.name == "regdb" else {}
+    if cfg.data.eval_split not in ("test", "val"):
+        raise SfclError(f"config key data.eval_split: expected test or val, got {cfg.data.eval_split!r}")
+    if cfg.data.eval_split == "val":
+        if cfg.data.name != "sysu":
+            raise SfclError(f"config key data.eval_split: val needs the SYSU layout's exp/val_id.txt, "
+                            f"dataset is {cfg.data.name}")
+        kwargs["eval_split"] = "val"
     return build_dataset(cfg.data.name, cfg.data.root, **kwargs)
 
 
 def build_train_loader(cfg: Config, dataset: ReIDDataset, dist_info: DistInfo) -> tuple[DataLoader, CrossModalIdentitySampler]:
     """DataLoader whose batches are [visible half | infrared half], aligned by identity."""
+    if cfg.data.pad is not None and cfg.data.pad < 0:
+        raise SfclError(f"config key data.pad: expected >= 0 px (or null: scaled to the width), got {cfg.data.pad}")
+    if not 0.0 <= cfg.data.grey_lut <= 1.0:
+        raise SfclError(f"config key data.grey_lut: expected a probability in [0, 1], got {cfg.data.grey_lut}")
     transforms = {
         m: build_transforms(
             cfg.data.height, cfg.data.width, train=True, modality=m,
             random_erasing=cfg.data.random_erasing, channel_aug=cfg.data.channel_aug,
+            pad=cfg.data.pad, grey_lut=cfg.data.grey_lut,
         )
         for m in MODALITY_INDEX
     }
@@ -127,6 +141,10 @@ class Trainer:
         """``dataset`` overrides loading ``cfg.data`` from disk (benchmarks, tests)."""
         self.cfg = cfg
         self.device = resolve_device(cfg.train.device)
+        if cfg.train.threads < 0:
+            raise SfclError(f"config key train.threads: expected >= 0 (0: torch's default), got {cfg.train.threads}")
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
         self.dist = init_distributed(self.device.type)
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -141,7 +159,7 @@ class Trainer:
         self.optimizer = build_optimizer(
             self.model.param_groups(cfg.optim.lr, cfg.optim.backbone_lr_mult), cfg.optim
         )
-        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs)
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, len(self.sampler))
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and self.device.type == "cuda")
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
@@ -220,6 +238,7 @@ class Trainer:
             clip_gradients(self.model, cfg.optim.clip_grad_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.scheduler.step()  # per iteration (warm-up within the first epochs)
         return total, terms
 
     def train_one_epoch(self, epoch: int) -> dict[str, float]:
@@ -251,9 +270,8 @@ class Trainer:
         start = time.time()
         for epoch in range(self.start_epoch, cfg.train.epochs):
             tic = time.time()
+            lr = self.optimizer.param_groups[-1]["lr"]  # at the epoch's first iteration
             terms = self.train_one_epoch(epoch)
-            lr = self.optimizer.param_groups[-1]["lr"]
-            self.scheduler.step()
             record: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": time.time() - tic, **terms}
             last = epoch + 1 == cfg.train.epochs
             if last or (cfg.train.eval_every > 0 and (epoch + 1) % cfg.train.eval_every == 0):
