@@ -54,8 +54,10 @@ class FrequencyConfig:
     attn_mlp_ratio: float = 2.0  # MLP after the cross-modal attention
     scan_backend: str = "auto"  # auto | torch | mamba_ssm
     prototype_momentum: float = 0.9  # EMA of the other modality's spectrum, the partner at inference
-    train_partner: str = "batch"  # batch: the aligned other-modality sample | prototype: as at inference
+    train_partner: str = "prototype"  # prototype: as at inference | batch: the paper's aligned other-modality sample
     blend_init: float = 0.5  # initial weight of the transported spectrum (learned)
+    max_log_gain: float = 2.0  # amplitude update exp(g·tanh(Δ/g)): gain within [e^-g, e^g]
+    gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
     sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50
     sinkhorn_tol: float = 1e-4
@@ -101,6 +103,7 @@ class LossConfig:
     csc_weight: float = 0.0  # lambda_2 (the paper: 0.8)
     cfc_temperature: float = 0.1  # tau of the frequency contrastive InfoNCE
     csc_neighbors: int = 4  # K nearest cross-modal neighbours of the semantic consistency term
+    fad_warmup_epochs: float = 0.0  # FAD weights ramp linearly from 0 over these epochs (0: full from step 0)
 
 
 @dataclass

@@ -17,9 +17,13 @@ def test_training_lowers_the_loss(tiny_synthvi, tmp_path):
     assert losses[-1] < 0.8 * losses[0], losses
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["final"]["sysu-all-single"]["mAP"] == pytest.approx(results["final"]["sysu-all-single"]["mAP"])
-    for name in ("last.pt", "best.pt", "config.yaml"):
+    for name in ("last.pt", "best.pt", "config.yaml", "curves.png"):
         assert (tmp_path / "run" / name).is_file()
     assert any((tmp_path / "run" / "tb").iterdir())
+    from PIL import Image
+
+    with Image.open(tmp_path / "run" / "curves.png") as im:
+        assert im.size == (1000, 380)
 
 
 def test_resume_matches_uninterrupted(tiny_synthvi, tmp_path, monkeypatch):

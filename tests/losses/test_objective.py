@@ -35,3 +35,18 @@ def test_no_triplet_and_bad_names():
     assert set(terms) == {"id", "total"}
     with pytest.raises(SfclError, match="loss.triplet"):
         ReIDObjective(LossConfig(triplet="quadruplet"))
+
+
+def test_fad_warmup_ramps_the_fad_weights_linearly():
+    out = output()
+    out.frequency = torch.randn(8, 5, generator=torch.Generator().manual_seed(2))
+    labels, modality = torch.arange(8) % 4, torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    objective = ReIDObjective(LossConfig(triplet="none", cfc_weight=1.0, csc_weight=0.8, fad_warmup_epochs=2.0))
+    full, terms = objective(out, labels, modality=modality)  # no progress: full weight
+    fad = terms["cfc"] + 0.8 * terms["csc"]
+    assert full.item() == pytest.approx(terms["id"] + fad, abs=1e-5)
+    for progress, factor in ((0.0, 0.0), (0.5, 0.25), (1.0, 0.5), (2.0, 1.0), (7.0, 1.0)):
+        total, _ = objective(out, labels, modality=modality, progress=progress)
+        assert total.item() == pytest.approx(terms["id"] + factor * fad, abs=1e-5), progress
+    with pytest.raises(SfclError, match="fad_warmup_epochs"):
+        ReIDObjective(LossConfig(fad_warmup_epochs=-1))

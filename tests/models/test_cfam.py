@@ -7,7 +7,7 @@ import torch
 
 from sfcl.config import FrequencyConfig
 from sfcl.errors import SfclError
-from sfcl.models.cfam import CFAM
+from sfcl.models.cfam import CFAM, bounded_log_gain
 from sfcl.models.sinkhorn import spectral_marginal
 from sfcl.models.spectrum import decompose
 
@@ -17,7 +17,7 @@ BINS = SIZE[0] * (SIZE[1] // 2 + 1)
 
 def small_cfg(**kw) -> FrequencyConfig:
     base = dict(dim=16, heads=2, d_state=4, mlp_ratio=2.0, attn_mlp_ratio=1.0, scan_backend="torch",
-                sinkhorn_iters=200, sinkhorn_tol=1e-7)
+                sinkhorn_iters=200, sinkhorn_tol=1e-7, train_partner="batch")  # the paper's partner, explicitly
     return FrequencyConfig(**{**base, **kw})
 
 
@@ -170,3 +170,22 @@ def test_prototype_training_partner_reads_no_other_sample():
     assert int(cfam.prototype_updates.min()) == 2  # prototypes still learn from training batches
     with pytest.raises(SfclError, match="train_partner"):
         make(train_partner="neighbour")
+
+
+def test_amplitude_gain_is_bounded_and_the_identity_near_zero():
+    delta = torch.linspace(-50, 50, 101, dtype=torch.float64, requires_grad=True)
+    bounded = bounded_log_gain(delta, 2.0)
+    assert 1.99 < bounded.abs().max() <= 2.0
+    torch.testing.assert_close(bounded_log_gain(torch.tensor([1e-4], dtype=torch.float64), 2.0),
+                               torch.tensor([1e-4], dtype=torch.float64), rtol=1e-6, atol=0)
+    (grad,) = torch.autograd.grad(bounded.sum(), delta)
+    assert grad[50] == pytest.approx(1.0) and (grad[46:55] > 0.05).all()  # smooth, unlike a hard clamp
+    torch.testing.assert_close(bounded_log_gain(delta, 0.0), delta)  # 0: unbounded (the paper's words)
+    x, modality = batch()
+    rms = {}
+    for bound in (1.0, 0.0):
+        cfam = make(max_log_gain=bound).train()
+        with torch.no_grad():
+            cfam.amplitude_out.bias.fill_(30.0)  # a huge update: gain e^1 at most when bounded
+        rms[bound] = float(cfam(x, modality).frequency_map.detach().pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+    assert rms[1.0] < 10.0 and rms[0.0] > 1e10

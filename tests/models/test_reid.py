@@ -94,3 +94,60 @@ def test_sfim_model_outputs():
     model.eval()
     with torch.no_grad():
         assert model(torch.rand(2, 3, 64, 32), torch.tensor([1, 0])).embedding.shape == (2, 512)
+
+
+def _small(backbone: str, cfam: bool, sfim: bool, **frequency) -> ModelConfig:
+    from sfcl.config import FrequencyConfig, InteractionConfig
+
+    return ModelConfig(backbone=backbone, depth=18, cfam=cfam, sfim=sfim,
+                       frequency=FrequencyConfig(dim=16, heads=2, d_state=4, mlp_ratio=1.0, **frequency),
+                       interaction=InteractionConfig(covariance_dim=4, mlp_hidden=8))
+
+
+@pytest.mark.parametrize("backbone", ["resnet", "mobilenet_v2"])
+@pytest.mark.parametrize("row", ["cfam", "cfam_sfim"])
+def test_every_added_module_starts_as_the_identity(backbone, row):
+    """SFCL at step 0 returns the Base's features: same backbone weights, CFAM gated at γ = 0,
+    SFIM's W_o and fusion MLP at zero (docs/DESIGN.md, "Identity at init")."""
+    base = build_model(_small(backbone, False, False), num_classes=6, input_size=(64, 32))
+    full = build_model(_small(backbone, True, row == "cfam_sfim"), num_classes=6, input_size=(64, 32))
+    missing, unexpected = full.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(("cfam.", "sfim.", "frequency_gate")) for k in missing)
+    torch.manual_seed(3)
+    images, modality = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    for mode in ("train", "eval"):
+        getattr(base, mode)(), getattr(full, mode)()
+        a, b = base(images, modality), full(images, modality)
+        torch.testing.assert_close(b.features, a.features, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(b.embedding, a.embedding, atol=1e-5, rtol=1e-5)
+    # the added modules still receive a gradient at step 0 (through the gate / W_o), so they can grow
+    full.train()
+    full(images, modality).features.pow(2).sum().backward()
+    grown = full.frequency_gate if row == "cfam" else full.sfim.out.weight
+    assert grown.grad is not None and grown.grad.abs().sum() > 0
+
+
+def test_paper_sum_without_gate_differs_from_the_base():
+    """``gate_init: 1`` is the paper's X + O_fre: not the Base at step 0 (the option stays)."""
+    base = build_model(_small("resnet", False, False), num_classes=6, input_size=(64, 32)).eval()
+    summed = build_model(_small("resnet", True, False, gate_init=1.0), num_classes=6, input_size=(64, 32)).eval()
+    summed.load_state_dict(base.state_dict(), strict=False)
+    images, modality = torch.randn(2, 3, 64, 32), torch.tensor([0, 1])
+    with torch.no_grad():
+        assert not torch.allclose(summed(images, modality).features, base(images, modality).features, atol=1e-3)
+
+
+def test_zeroed_frequency_switch_is_scoped():
+    from sfcl.models.reid import frequency_disabled
+
+    model = build_model(_small("resnet", True, False, gate_init=1.0), num_classes=6, input_size=(64, 32)).eval()
+    images, modality = torch.randn(2, 3, 64, 32), torch.tensor([0, 1])
+    with torch.no_grad():
+        on = model(images, modality).features
+        with frequency_disabled(model):
+            off = model(images, modality).features
+            plain = model.pool(model.backbone(images, modality))
+        again = model(images, modality).features
+    torch.testing.assert_close(off, plain)
+    torch.testing.assert_close(again, on)
+    assert not torch.allclose(on, off, atol=1e-3) and model.frequency_off is False

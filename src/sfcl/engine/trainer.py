@@ -34,6 +34,7 @@ from sfcl.data.dataset import ImageDataset
 from sfcl.data.samplers import CrossModalIdentitySampler
 from sfcl.data.transforms import build_transforms
 from sfcl.engine.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from sfcl.engine.curves import draw_curves
 from sfcl.engine.distributed import DistInfo, barrier, cleanup_distributed, gather_with_grad, init_distributed
 from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients
 from sfcl.errors import SfclError
@@ -162,6 +163,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, len(self.sampler))
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and self.device.type == "cuda")
         self.start_epoch = 0
+        self.progress = 0.0  # epochs done (fractional), for the FAD warm-up
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {}
         if resume is not None:
@@ -228,7 +230,8 @@ class Trainer:
         modality = modality.to(self.device)
         with autocast_context(self.device, cfg.train.amp):
             output = self.train_model(images, modality)
-        total, terms = self.objective(output, labels, modality=modality, gather=gather_with_grad)
+        total, terms = self.objective(output, labels, modality=modality, gather=gather_with_grad,
+                                      progress=self.progress)
         if not torch.isfinite(total):
             raise FloatingPointError(f"loss became {total.item()} ({terms})")
         self.optimizer.zero_grad(set_to_none=True)
@@ -252,6 +255,7 @@ class Trainer:
         bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
                    disable=not (cfg.train.progress and self.dist.is_main))
         for step, batch in enumerate(bar):
+            self.progress = epoch + step / max(1, len(self.sampler))
             try:
                 total, terms = self.step(batch)
             except FloatingPointError as err:
@@ -291,6 +295,7 @@ class Trainer:
         if self.dist.is_main:
             payload = json.dumps(results, indent=2).encode()
             atomic_write(self.out_dir / "results.json", lambda handle: handle.write(payload))
+            draw_curves(self.history, self.out_dir / "curves.png", title=cfg.name)
             self.writer.close()
         return results
 

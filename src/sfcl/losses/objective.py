@@ -31,6 +31,8 @@ class ReIDObjective(nn.Module):
         for key in ("cfc_weight", "csc_weight", "cfc_temperature"):
             if getattr(cfg, key) < 0 or (key == "cfc_temperature" and cfg.cfc_temperature == 0):
                 raise SfclError(f"config key loss.{key}: expected a positive number, got {getattr(cfg, key)}")
+        if cfg.fad_warmup_epochs < 0:
+            raise SfclError(f"config key loss.fad_warmup_epochs: expected >= 0, got {cfg.fad_warmup_epochs}")
         if cfg.csc_neighbors < 1:
             raise SfclError(f"config key loss.csc_neighbors: expected K >= 1, got {cfg.csc_neighbors}")
         self.cfg = cfg
@@ -39,10 +41,13 @@ class ReIDObjective(nn.Module):
         self.triplet_weight = cfg.triplet_weight
 
     def forward(self, output, labels: torch.Tensor, modality: torch.Tensor | None = None,
-                gather: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                progress: float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Returns (total scalar, {"id", "tri", "cfc", "csc", "total"} (those in use) as floats for logging).
 
-        ``modality`` (B,) {0 visible, 1 infrared} is needed by the FAD terms.
+        ``modality`` (B,) {0 visible, 1 infrared} is needed by the FAD terms; ``progress``
+        (epochs done, fractional) ramps their weights over ``loss.fad_warmup_epochs``
+        (None: full weight).
         """
         if output.logits is None:
             raise RuntimeError("the objective needs logits: call the model in training mode")
@@ -57,6 +62,7 @@ class ReIDObjective(nn.Module):
             total = total + self.triplet_weight * loss_tri
             terms["tri"] = float(loss_tri.detach())
         cfg = self.cfg
+        ramp = self.fad_ramp(progress)
         if (cfg.cfc_weight or cfg.csc_weight) and modality is None:
             raise RuntimeError("the FAD loss needs the batch's modality labels")
         if cfg.cfc_weight:
@@ -64,11 +70,21 @@ class ReIDObjective(nn.Module):
                 raise SfclError("config key loss.cfc_weight: L_cfc needs CFAM's frequency embeddings; "
                                 "set model.cfam: true or loss.cfc_weight: 0")
             loss_cfc = frequency_contrastive_loss(output.frequency, labels, modality, cfg.cfc_temperature)
-            total = total + cfg.cfc_weight * loss_cfc
+            total = total + ramp * cfg.cfc_weight * loss_cfc
             terms["cfc"] = float(loss_cfc.detach())
         if cfg.csc_weight:
             loss_csc = semantic_consistency_loss(output.logits, output.embedding, modality, cfg.csc_neighbors)
-            total = total + cfg.csc_weight * loss_csc
+            total = total + ramp * cfg.csc_weight * loss_csc
             terms["csc"] = float(loss_csc.detach())
         terms["total"] = float(total.detach())
         return total, terms
+
+    def fad_ramp(self, progress: float | None) -> float:
+        """Factor in [0, 1] on λ1, λ2: linear over the first ``loss.fad_warmup_epochs`` epochs.
+
+        The untrained classifier's near-uniform distributions make L_csc's neighbours noise,
+        and L_cfc pulls on a CFAM that has not yet learnt anything (docs/DESIGN.md, "FAD warm-up")."""
+        warmup = self.cfg.fad_warmup_epochs
+        if progress is None or warmup <= 0:
+            return 1.0
+        return min(1.0, max(0.0, progress / warmup))

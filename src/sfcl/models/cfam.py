@@ -41,7 +41,6 @@ from sfcl.models.sinkhorn import barycentric_projection, sinkhorn_log, spectral_
 from sfcl.models.spectrum import decompose, recombine, unit_phasor
 from sfcl.models.trans_mamba import TransMamba
 
-MAX_LOG_GAIN = 10.0  # |Δ| bound of the amplitude update exp(Δ)
 VISIBLE, INFRARED = 0, 1
 
 
@@ -62,6 +61,13 @@ class _Branch:
     amplitude_tokens: Tensor
     phase_tokens: Tensor
     amplitude: Tensor
+
+
+def bounded_log_gain(delta: Tensor, bound: float) -> Tensor:
+    """``g·tanh(Δ/g)``: the identity near 0 (slope 1), smoothly bounded to (−g, g) so the
+    amplitude gain ``exp`` stays within [e^−g, e^g]; ``bound <= 0`` leaves Δ unbounded (the paper's
+    words). A hard clamp at 10 let O_fre grow to 250–1000× X (docs/DESIGN.md, "CFAM output scale")."""
+    return bound * torch.tanh(delta / bound) if bound > 0 else delta
 
 
 class CFAM(nn.Module):
@@ -108,7 +114,7 @@ class CFAM(nn.Module):
         partner_tokens = self._partner(_Branch(amp_tokens, phase_tokens, amplitude), modality, pairing)
         amp_att = self.amplitude_attention(amp_tokens, partner_tokens.amplitude_tokens)
         phase_att = self.phase_attention(phase_tokens, partner_tokens.phase_tokens)
-        amp_tilde = amplitude * torch.exp(self.amplitude_out(amp_att).float().clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN))
+        amp_tilde = amplitude * torch.exp(bounded_log_gain(self.amplitude_out(amp_att).float(), self.cfg.max_log_gain))
         delta = self.phase_out(phase_att).float()
         phase_tilde = unit_phasor(phase + torch.complex(delta[..., :c], delta[..., c:]))
         own = _Branch(amp_tokens, phase_tokens, amp_tilde)

@@ -44,7 +44,9 @@ class ReIDModel(nn.Module):
     """Base, Base+CFAM, or Base+CFAM+SFIM (``model.cfam``, ``model.sfim``).
 
     ``input_size`` (H, W) fixes CFAM's spectrum grid. Retrieval features: GeM(X) (Base),
-    GeM(relu(X + O_fre)) (CFAM), SFIM's O_sf (SFIM); then the BN neck.
+    GeM(relu(X + γ·O_fre)) (CFAM, γ a per-channel LayerScale, ``model.frequency.gate_init``),
+    SFIM's O_sf (SFIM); then the BN neck. Every added module starts as the identity, so
+    at step 0 the model returns the Base's features (docs/DESIGN.md, "Identity at init").
     """
 
     def __init__(self, cfg: ModelConfig, num_classes: int, input_size: tuple[int, int] = (288, 144)) -> None:
@@ -58,6 +60,10 @@ class ReIDModel(nn.Module):
             from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
 
             self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.frequency)
+        # LayerScale on O_fre in X + γ·O_fre (CFAM without SFIM): γ = 0 starts the model as the Base
+        self.frequency_gate = nn.Parameter(torch.full((dim,), float(cfg.frequency.gate_init))) \
+            if cfg.cfam and not cfg.sfim else None
+        self.frequency_off = False  # True: O_fre replaced by zeros before fusion (the zeroed-O_fre test)
         self.sfim = None
         if cfg.sfim:
             from sfcl.models.sfim import SFIM  # noqa: PLC0415
@@ -80,10 +86,14 @@ class ReIDModel(nn.Module):
             cfam = self.cfam(feature_map, modality)
             extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.frequency_map.mean(dim=(2, 3)),
                      "transport_plan": cfam.plan}
+            o_fre = cfam.frequency_map.to(feature_map.dtype)
+            if self.frequency_off:
+                o_fre = torch.zeros_like(o_fre)
             if self.sfim is None:
-                features = self.pool(F.relu(feature_map + cfam.frequency_map))  # X + O_fre; GeM needs >= 0
+                gate = self.frequency_gate.to(o_fre.dtype)[None, :, None, None]
+                features = self.pool(F.relu(feature_map + gate * o_fre))  # X + γ·O_fre; GeM needs >= 0
             else:
-                sfim = self.sfim(feature_map, cfam.frequency_map.to(feature_map.dtype))
+                sfim = self.sfim(feature_map, o_fre)
                 features, extra["covariance"] = sfim.fused, sfim.covariance
         embedding = self.neck(features)
         logits = self.classifier(embedding) if self.training else None
@@ -100,6 +110,20 @@ class ReIDModel(nn.Module):
         """Parameters used in the forward pass (the paper's count excludes the identity classifier)."""
         skip = set() if include_classifier else {id(p) for p in self.classifier.parameters()}
         return sum(p.numel() for p in self.parameters() if id(p) not in skip)
+
+
+class frequency_disabled:  # noqa: N801 (used as a context manager, like torch.no_grad)
+    """``with frequency_disabled(model):`` evaluates with O_fre replaced by zeros: how much the
+    retrieval feature leans on the frequency branch (a no-op for the Base)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = getattr(model, "module", model)
+
+    def __enter__(self) -> None:
+        self.previous, self.model.frequency_off = self.model.frequency_off, True
+
+    def __exit__(self, *exc) -> None:
+        self.model.frequency_off = self.previous
 
 
 def build_backbone(cfg: ModelConfig) -> TwoStreamBackbone:

@@ -16,7 +16,7 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
    ``T = (F_s − 1μ_sᵀ)ᵀ (F_f − 1μ_fᵀ) / √(N_s N_f)`` (r × r), then signed square root
    ``sign(T)(√(|T| + ε) − √ε)`` and ℓ2 normalisation.
 5. **Fusion**: ``O_sf = GeM(relu(F̂_spa)) + MLP(T)`` (B, C), the retrieval representation;
-   the MLP's last layer starts at zero so SFIM starts as pooling of F̂_spa.
+   W_o and the MLP's last layer start at zero, so SFIM starts as GeM(X), the Base's feature.
 
 Widths (``InteractionConfig``) are chosen to land on the paper's size: at ResNet-50
 (C = 2048, 18×9 map) SFIM adds 14.3 M parameters (docs/DESIGN.md, "SFIM").
@@ -121,8 +121,9 @@ class SFIM(nn.Module):
         self.project_frequency = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.mlp = nn.Sequential(nn.Linear(cfg.covariance_dim ** 2, cfg.mlp_hidden), nn.GELU(),
                                  nn.Linear(cfg.mlp_hidden, channels))
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        for layer in (self.out, self.mlp[-1]):  # start as GeM(X): SFCL at step 0 is the Base
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.pool = GeM(gem_p)
 
     def forward(self, x: Tensor, o: Tensor) -> SFIMOutput:
