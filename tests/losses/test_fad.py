@@ -22,6 +22,19 @@ def test_cfc_matches_loop(seed, tau):
     assert float(got) == pytest.approx(frequency_contrastive_loop(emb, labels, modality, tau), rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_centred_cfc_is_the_loop_on_per_modality_centred_embeddings(seed):
+    emb, labels, modality, _ = batch(seed)
+    centred = emb.double().clone()
+    for m in (0, 1):
+        centred[modality == m] -= centred[modality == m].mean(0)
+    got = frequency_contrastive_loss(emb, labels, modality, 0.1, center=True)
+    assert float(got) == pytest.approx(frequency_contrastive_loop(centred, labels, modality, 0.1), rel=1e-5, abs=1e-6)
+    offset = emb + torch.where(modality[:, None] == 0, 50.0, -30.0)  # a per-modality common part
+    assert float(frequency_contrastive_loss(offset, labels, modality, 0.1, center=True)) == pytest.approx(float(got), rel=1e-4)
+    assert float(frequency_contrastive_loss(offset, labels, modality, 0.1)) != pytest.approx(float(got), rel=1e-2)
+
+
 def test_cfc_pulls_positives_together():
     emb, labels, modality, _ = batch(0, shuffle=False)
     emb.requires_grad_(True)

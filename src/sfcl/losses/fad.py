@@ -41,15 +41,25 @@ def _supervised_nce(sim: Tensor, positive: Tensor) -> Tensor | None:
 
 
 def frequency_contrastive_loss(embeddings: Tensor, labels: Tensor, modality: Tensor,
-                               temperature: float = 0.1) -> Tensor:
+                               temperature: float = 0.1, center: bool = False) -> Tensor:
     """embeddings (B, D) frequency embeddings, labels (B,), modality (B,) {0 vis, 1 nir} -> scalar ``L_cfc``.
 
-    Zero (with a graph) when the batch has no cross-modal same-identity pair.
+    ``center``: subtract each modality's batch mean before normalising (``loss.cfc_center``):
+    the spatial mean of O_fre carries a per-modality common part (the DC bin, and the
+    prototype's transported spectrum), which makes every cross-modal cosine alike and keeps
+    the InfoNCE at chance (docs/DESIGN.md, "FAD"). Zero (with a graph) when the batch has no
+    cross-modal same-identity pair.
     """
     if temperature <= 0:
         raise ValueError(f"cfc temperature must be > 0, got {temperature}")
     vis, nir = _split(modality)
-    r = F.normalize(embeddings.float(), dim=1)
+    embeddings = embeddings.float()
+    if center:
+        embeddings = embeddings.clone()
+        for index in (vis, nir):
+            if index.numel():
+                embeddings[index] = embeddings[index] - embeddings[index].mean(dim=0, keepdim=True)
+    r = F.normalize(embeddings, dim=1)
     sim = r[vis] @ r[nir].T / temperature  # (N_vis, N_nir)
     positive = labels[vis][:, None] == labels[nir][None, :]
     terms = [t for t in (_supervised_nce(sim, positive), _supervised_nce(sim.T, positive.T)) if t is not None]

@@ -69,7 +69,8 @@ class ReIDObjective(nn.Module):
             if output.frequency is None:
                 raise SfclError("config key loss.cfc_weight: L_cfc needs CFAM's frequency embeddings; "
                                 "set model.cfam: true or loss.cfc_weight: 0")
-            loss_cfc = frequency_contrastive_loss(output.frequency, labels, modality, cfg.cfc_temperature)
+            loss_cfc = frequency_contrastive_loss(output.frequency, labels, modality, cfg.cfc_temperature,
+                                                  center=cfg.cfc_center)
             total = total + ramp * cfg.cfc_weight * loss_cfc
             terms["cfc"] = float(loss_cfc.detach())
         if cfg.csc_weight:

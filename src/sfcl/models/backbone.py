@@ -110,7 +110,7 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
     STEM_BLOCKS = 2  # the first conv and the first inverted residual (32 -> 16 channels)
     LAST_DOWNSAMPLE = 14
 
-    def __init__(self, last_stride: int = 1, pretrained: str | None = None) -> None:
+    def __init__(self, last_stride: int = 1, pretrained: str | None = None, head: bool = True) -> None:
         super().__init__()
         if last_stride not in (1, 2):
             raise SfclError(f"config key model.last_stride: expected 1 or 2, got {last_stride}")
@@ -120,7 +120,7 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
                             fit="MobileNetV2")
         else:
             warnings.warn("no model.pretrained given: the backbone starts from random init", stacklevel=2)
-        features = net.features
+        features = net.features if head else net.features[:-1]
         stem = features[:self.STEM_BLOCKS]
         self.stems = nn.ModuleList([copy.deepcopy(stem), copy.deepcopy(stem)])  # 0 visible, 1 infrared
         self.shared = features[self.STEM_BLOCKS:]
@@ -128,7 +128,9 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
             depthwise = features[self.LAST_DOWNSAMPLE].conv[1][0]
             assert depthwise.stride == (2, 2), depthwise
             depthwise.stride = (1, 1)
-        self.out_channels = features[-1].out_channels
+        self.out_channels = features[-1].out_channels if head else features[-1].conv[-2].out_channels
+        if not head:  # the last inverted residual is a linear bottleneck: GeM and X + γ·O_fre need X >= 0
+            self.shared = nn.Sequential(*self.shared, nn.ReLU())
         self.stride = 32 if last_stride == 2 else 16
 
     def body(self, x: torch.Tensor) -> torch.Tensor:

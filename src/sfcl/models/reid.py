@@ -131,5 +131,5 @@ def build_backbone(cfg: ModelConfig) -> TwoStreamBackbone:
     if cfg.backbone == "resnet":
         return TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
     if cfg.backbone == "mobilenet_v2":
-        return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained)
+        return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained, head=cfg.mobilenet_head)
     raise SfclError(f"config key model.backbone: expected resnet or mobilenet_v2, got {cfg.backbone!r}")
