@@ -28,6 +28,16 @@ def test_shapes_and_stride(last_stride, size):
         assert tuple(out.shape[-2:]) == net.output_size(height, width)
 
 
+def test_without_the_head_the_map_has_320_non_negative_channels():
+    torch.manual_seed(0)
+    net = TwoStreamMobileNetV2(head=False).eval()
+    with_head = TwoStreamMobileNetV2().eval()
+    with torch.no_grad():
+        out = net(torch.randn(3, 3, 64, 32), torch.tensor([0, 1, 1]))
+    assert out.shape == (3, 320, 4, 2) and net.out_channels == 320 and out.min() >= 0
+    assert sum(p.numel() for p in with_head.parameters()) - sum(p.numel() for p in net.parameters()) == 320 * 1280 + 2 * 1280
+
+
 def test_stems_are_per_modality_and_the_rest_shared():
     torch.manual_seed(0)
     net = TwoStreamMobileNetV2().eval()

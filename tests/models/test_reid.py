@@ -151,3 +151,21 @@ def test_zeroed_frequency_switch_is_scoped():
     torch.testing.assert_close(off, plain)
     torch.testing.assert_close(again, on)
     assert not torch.allclose(on, off, atol=1e-3) and model.frequency_off is False
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.25])
+def test_cfam_backbone_grad_scales_only_the_gradient_through_cfam(scale):
+    torch.manual_seed(0)
+    full = build_model(_small("resnet", True, False, gate_init=1.0), num_classes=6, input_size=(64, 32))
+    torch.manual_seed(0)
+    scaled = build_model(_small("resnet", True, False, gate_init=1.0, backbone_grad=scale), num_classes=6,
+                         input_size=(64, 32))
+    images, modality = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    grads = []
+    for model in (full, scaled):
+        model.train()
+        out = model(images, modality)
+        (grad,) = torch.autograd.grad(out.frequency.pow(2).sum(), out.feature_map)
+        grads.append(grad)
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], scale * grads[0], atol=1e-6, rtol=1e-4)

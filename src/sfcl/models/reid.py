@@ -83,7 +83,9 @@ class ReIDModel(nn.Module):
         if self.cfam is None:
             features = self.pool(feature_map)
         else:
-            cfam = self.cfam(feature_map, modality)
+            scale = self.cfam.cfg.backbone_grad  # same value forward, gradient into X scaled
+            cfam_in = feature_map if scale == 1.0 else feature_map * scale + feature_map.detach() * (1.0 - scale)
+            cfam = self.cfam(cfam_in, modality)
             extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.frequency_map.mean(dim=(2, 3)),
                      "transport_plan": cfam.plan}
             o_fre = cfam.frequency_map.to(feature_map.dtype)
