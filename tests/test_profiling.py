@@ -103,7 +103,8 @@ def test_small_profile_table_and_json(tmp_path, capsys):
 @pytest.mark.parametrize("extra, fragment", [
     (["--dtype", "bf16", "--device", "cpu"], "CUDA only"),
     (["--batch", "0"], "batch >= 1"),
-    (["--override", "model.depth=7"], "depth"),
+    (["--override", "model.backbone=vgg"], "model.backbone"),
+    (["--override", "model.backbone=resnet", "--override", "model.depth=7"], "depth"),
 ])
 def test_profile_mistakes_are_one_line(extra, fragment, capsys):
     argv = ["profile", str(CONFIGS / "demo_synthvi.yaml"), "--size", "32x16", "--no-latency"] + extra
