@@ -66,7 +66,7 @@ class _Branch:
 def bounded_log_gain(delta: Tensor, bound: float) -> Tensor:
     """``g·tanh(Δ/g)``: the identity near 0 (slope 1), smoothly bounded to (−g, g) so the
     amplitude gain ``exp`` stays within [e^−g, e^g]; ``bound <= 0`` leaves Δ unbounded (the paper's
-    words). A hard clamp at 10 let O_fre grow to 250–1000× X (docs/DESIGN.md, "CFAM output scale")."""
+    words). A hard clamp at 10 let O_fre grow to 250–1000× X (docs/DESIGN.md, CFAM, "Back to a spectrum")."""
     return bound * torch.tanh(delta / bound) if bound > 0 else delta
 
 
