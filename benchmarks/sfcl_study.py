@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from sfcl.config import load_config  # noqa: E402
 from sfcl.engine.trainer import Trainer, evaluate_model  # noqa: E402
-from sfcl.evaluation.frequency import frequency_report, zeroed_frequency_drop  # noqa: E402
+from sfcl.evaluation.frequency import frequency_report  # noqa: E402
+from sfcl.models.reid import frequency_disabled  # noqa: E402
 
 MODULES = ("backbone.stems", "backbone.shared", "cfam", "sfim", "frequency_gate", "neck", "classifier")
 
@@ -66,11 +67,11 @@ def main(argv: list[str] | None = None) -> dict:
     results = trainer.fit()
     seconds = time.time() - tic
     protocol = cfg.eval.protocols[0]
-    evaluate_fn = lambda m: evaluate_model(m, trainer.dataset, cfg, trainer.device)[protocol]  # noqa: E731
     report = {"config": args.config, "overrides": args.overrides, "train_seconds": results["train_seconds"],
               "val": results["final"][protocol]}
     if trainer.model.cfam is not None:
-        _full, zeroed = zeroed_frequency_drop(trainer.model, evaluate_fn)
+        with frequency_disabled(trainer.model):
+            zeroed = evaluate_model(trainer.model, trainer.dataset, cfg, trainer.device)[protocol]
         report["val_zeroed_o_fre"] = zeroed
         report["zeroed_o_fre_map_drop"] = report["val"]["mAP"] - zeroed["mAP"]
         report["frequency"] = frequency_report(trainer.model, trainer.dataset.test, cfg.data.height, cfg.data.width,

@@ -29,10 +29,11 @@ from sfcl.data.synthvi import synthesize
 from sfcl.engine.trainer import Trainer, evaluate_model, load_dataset, resolve_device, seed_everything
 from sfcl.errors import SfclError
 from sfcl.evaluation.baselines import hog_features, raw_pixel_features
-from sfcl.evaluation.frequency import frequency_report, zeroed_frequency_drop
+from sfcl.evaluation.frequency import frequency_report
 from sfcl.evaluation.protocols import evaluate, format_table
 from sfcl.fileio import atomic_write
 from sfcl.models import build_model
+from sfcl.models.reid import frequency_disabled
 
 log = logging.getLogger(__name__)
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -121,8 +122,8 @@ def run_demo(out: Path, num_ids: int | None = None, epochs: int | None = None, s
         rows.append(_row(row, metrics, results["train_seconds"], epochs=cfg.train.epochs,
                          steps=cfg.train.epochs * len(trainer.sampler)))
         if trainer.model.cfam is not None:
-            evaluate_fn = lambda m, c=cfg: evaluate_model(m, dataset, c, device)[PROTOCOL]  # noqa: E731
-            _full, zeroed = zeroed_frequency_drop(trainer.model, evaluate_fn)
+            with frequency_disabled(trainer.model):
+                zeroed = evaluate_model(trainer.model, dataset, cfg, device)[PROTOCOL]
             rows.append(_row(f"{row}, O_fre zeroed at test", zeroed))
             report = frequency_report(trainer.model, dataset.test, cfg.data.height, cfg.data.width,
                                       batch_size=cfg.data.test_batch_size, device=device)

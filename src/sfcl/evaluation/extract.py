@@ -17,6 +17,13 @@ from sfcl.data.dataset import ImageDataset
 from sfcl.data.transforms import build_transforms
 
 
+def test_loader(samples: list[Sample], height: int, width: int, batch_size: int = 128,
+                workers: int = 0) -> DataLoader:
+    """Test-time loader of ``samples`` in order: (images, label, pid, cam, modality) batches."""
+    transform = {m: build_transforms(height, width, train=False, modality=m) for m in ("vis", "nir")}
+    return DataLoader(ImageDataset(samples, transform), batch_size=batch_size, shuffle=False, num_workers=workers)
+
+
 @torch.no_grad()
 def extract_features(
     model: nn.Module,
@@ -30,8 +37,7 @@ def extract_features(
     channels_last: bool = False,
 ) -> torch.Tensor:
     """Return float32 embeddings (N, D) of ``samples`` (N images) in their order."""
-    transform = {m: build_transforms(height, width, train=False, modality=m) for m in ("vis", "nir")}
-    loader = DataLoader(ImageDataset(samples, transform), batch_size=batch_size, shuffle=False, num_workers=workers)
+    loader = test_loader(samples, height, width, batch_size, workers)
     was_training = model.training
     model.eval()
     chunks = []

@@ -4,7 +4,8 @@
 - ``gated_share``: RMS of γ·O_fre over RMS of X, what the CFAM row adds to X (Base + CFAM only);
 - ``frequency_cosine``: mean pairwise cosine of the frequency embeddings L_cfc reads (near 1: collapsed);
 - ``fused_vs_gem_x``: mean cosine between the retrieval feature and GeM(X) (1: the branch changes nothing);
-- with :func:`zeroed_frequency_drop`, the mAP lost when O_fre is replaced by zeros at test time.
+- and, evaluated inside :class:`~sfcl.models.reid.frequency_disabled`, the mAP lost when O_fre
+  is replaced by zeros at test time.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from sfcl.data.base import Sample
-from sfcl.data.dataset import ImageDataset
-from sfcl.data.transforms import build_transforms
-from sfcl.models.reid import frequency_disabled
+from sfcl.evaluation.extract import test_loader
 
 
 def _mean_pairwise_cosine(vectors: torch.Tensor) -> float:
@@ -34,8 +32,7 @@ def frequency_report(model: nn.Module, samples: list[Sample], height: int, width
     net = getattr(model, "module", model)
     if getattr(net, "cfam", None) is None:
         return {}
-    transform = {m: build_transforms(height, width, train=False, modality=m) for m in ("vis", "nir")}
-    loader = DataLoader(ImageDataset(samples, transform), batch_size=batch_size, shuffle=False)
+    loader = test_loader(samples, height, width, batch_size)
     was_training = net.training
     net.eval()
     sq = {"x": 0.0, "o": 0.0, "gated": 0.0}
@@ -59,11 +56,3 @@ def frequency_report(model: nn.Module, samples: list[Sample], height: int, width
         report["gated_share"] = rms["gated"] / max(rms["x"], 1e-12)
     return report
 
-
-def zeroed_frequency_drop(model: nn.Module, evaluate_fn) -> tuple[dict, dict]:
-    """(metrics, metrics with O_fre zeroed): ``evaluate_fn(model)`` run twice, the second time
-    inside :class:`~sfcl.models.reid.frequency_disabled`."""
-    full = evaluate_fn(model)
-    with frequency_disabled(model):
-        zeroed = evaluate_fn(model)
-    return full, zeroed
