@@ -73,3 +73,23 @@ def test_csc_zero_when_neighbours_agree_and_gradients_flow():
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
     one_modality = semantic_consistency_loss(logits, emb, torch.zeros(12, dtype=torch.long), 3)
     assert float(one_modality) == 0.0
+
+
+def test_csc_gradient_is_bitwise_reproducible_on_two_threads():
+    # The neighbour average once indexed log_p with repeated indices, whose backward accumulates
+    # in thread order: 49 of 50 repeats differed on a 2-core CPU and SFCL runs were not
+    # reproducible. The averaging-matrix form must give the same bits every time.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = torch.Generator().manual_seed(0)
+        logits, emb = torch.randn(64, 324, generator=g), torch.randn(64, 32, generator=g)
+        modality = torch.tensor(([0] * 4 + [1] * 4) * 8)
+        grads = []
+        for _ in range(20):
+            x = logits.clone().requires_grad_()
+            semantic_consistency_loss(x, emb, modality, k=4).backward()
+            grads.append(x.grad)
+        assert all(torch.equal(grads[0], grad) for grad in grads[1:])
+    finally:
+        torch.set_num_threads(threads)

@@ -92,7 +92,11 @@ def semantic_consistency_loss(logits: Tensor, embeddings: Tensor, modality: Tens
     anchors = torch.cat([vis, nir])
     total = []
     for idx, neighbours in ((vis, vis_nn), (nir, nir_nn)):
-        q = log_p[neighbours].exp().mean(dim=1)  # (N, C) mean neighbour distribution
+        # The mean neighbour distribution as a product with an (N, B) averaging matrix rather than
+        # log_p[neighbours]: the backward of indexing with repeated indices accumulates in a
+        # thread-order-dependent way on multi-threaded CPUs (runs were not reproducible).
+        average = F.one_hot(neighbours, logits.shape[0]).sum(dim=1).to(log_p.dtype) / neighbours.shape[1]
+        q = average @ log_p.exp()  # (N, C) mean neighbour distribution
         q_log = torch.log(q.clamp_min(torch.finfo(q.dtype).tiny))
         total.append(0.5 * (_kl(log_p[idx], q_log) + _kl(q_log, log_p[idx])))
     return torch.cat(total).sum() / anchors.numel()
