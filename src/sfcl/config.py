@@ -151,6 +151,7 @@ class EvalConfig:
 
     protocols: list[str] = field(default_factory=list)
     num_trials: int = 10
+    flip: bool = False  # embed each test image and its mirror, sum the unit embeddings (fast-reid's flip test)
 
 
 @dataclass

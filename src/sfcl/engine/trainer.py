@@ -127,7 +127,7 @@ def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: 
             raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} (valid: {', '.join(dataset.protocols)})")
     feats = extract_features(
         model, dataset.test, cfg.data.height, cfg.data.width, batch_size=cfg.data.test_batch_size,
-        workers=cfg.data.workers, device=device, channels_last=cfg.train.channels_last,
+        workers=cfg.data.workers, device=device, channels_last=cfg.train.channels_last, flip=cfg.eval.flip,
     )
     return {
         name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta)

@@ -8,6 +8,7 @@ of the other modality is needed); features are the model's ``embedding``
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -35,8 +36,13 @@ def extract_features(
     device: torch.device | str = "cpu",
     progress: bool = False,
     channels_last: bool = False,
+    flip: bool = False,
 ) -> torch.Tensor:
-    """Return float32 embeddings (N, D) of ``samples`` (N images) in their order."""
+    """Return float32 embeddings (N, D) of ``samples`` (N images) in their order.
+
+    ``flip`` (``eval.flip``): each embedding is the sum of the L2-normalised embeddings of the
+    image and its horizontal mirror (fast-reid's flip test); scoring normalises it again.
+    """
     loader = test_loader(samples, height, width, batch_size, workers)
     was_training = model.training
     model.eval()
@@ -45,8 +51,12 @@ def extract_features(
         images = images.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        output = model(images, modality.to(device))
-        chunks.append(output.embedding.float().cpu())
+        modality = modality.to(device)
+        embedding = model(images, modality).embedding.float()
+        if flip:
+            mirrored = model(images.flip(3), modality).embedding.float()
+            embedding = F.normalize(embedding, dim=1) + F.normalize(mirrored, dim=1)
+        chunks.append(embedding.cpu())
     model.train(was_training)
     features = torch.cat(chunks) if chunks else torch.empty(0, 0)
     assert features.shape[0] == len(samples), (features.shape, len(samples))
