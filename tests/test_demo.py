@@ -16,7 +16,7 @@ def test_demo_trains_base_and_sfcl_on_occluded_synthvi(tmp_path, capsys):
     torch.set_num_threads(1)
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--ids", "12", "--epochs", "1", "train.batches_per_epoch=2",
-            "eval.num_trials=2", "data.test_batch_size=64", "model.pretrained=null"]
+            "eval.num_trials=2", "data.num_ids=4", "data.test_batch_size=64", "model.pretrained=null"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "Occ-SynthVI (ratio 0.5), 12 ids" in printed and "O_fre zeroed at test costs" in printed
