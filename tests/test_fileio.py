@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from sfcl.fileio import FILE_MODE, TMP_SUFFIX, atomic_copy, atomic_write
+from sfcl.fileio import TMP_SUFFIX, atomic_copy, atomic_write
 
 
 def test_write_bytes_and_callable(tmp_path):
@@ -21,7 +21,7 @@ def test_mode_matches_plain_open(tmp_path):
     with open(tmp_path / "plain.bin", "wb") as fh:
         fh.write(b"abc")
     mode = stat.S_IMODE(os.stat(tmp_path / "x.bin").st_mode)
-    assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.bin").st_mode) == FILE_MODE
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.bin").st_mode)
 
 
 def test_failure_keeps_old_file_and_removes_temp(tmp_path):
@@ -42,3 +42,20 @@ def test_copy(tmp_path):
     (tmp_path / "src.bin").write_bytes(bytes(range(256)) * 100)
     atomic_copy(tmp_path / "src.bin", tmp_path / "out" / "dst.bin")
     assert (tmp_path / "out" / "dst.bin").read_bytes() == (tmp_path / "src.bin").read_bytes()
+
+
+def test_import_leaves_the_umask_alone_and_files_get_the_umask_mode(tmp_path):
+    import importlib
+    import os
+
+    import sfcl.fileio
+
+    previous = os.umask(0o027)
+    try:
+        importlib.reload(sfcl.fileio)
+        assert os.umask(0o027) == 0o027, "importing sfcl.fileio changed the umask"
+        sfcl.fileio.atomic_write(tmp_path / "a.bin", b"x", durable=False)
+        assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(sfcl.fileio.TMP_SUFFIX)]
+    finally:
+        os.umask(previous)

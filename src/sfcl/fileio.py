@@ -3,22 +3,31 @@ an interruption) sees the old file or the whole new one, never half of it.
 
 Temporary files are named ``.<name>.<random>`` + :data:`TMP_SUFFIX` in the target's folder, so
 a resumed job can find and delete leftovers of a killed one. Finished files get the mode a plain
-``open()`` would give (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``.
+``open()`` would give (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``; importing the
+module has no side effect (the umask is left alone).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 TMP_SUFFIX = ".sfcl-tmp"
-_UMASK = os.umask(0o022)  # read the umask (there is no getter) and put it back
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """A new file ``folder/.<name>.<random>.sfcl-tmp`` opened for writing, created with mode 0o666
+    so the kernel applies the process umask (what a plain ``open()`` gives; no umask juggling)."""
+    while True:
+        tmp = str(folder / f".{name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], durable: bool = True) -> None:
@@ -29,7 +38,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    fd, tmp = _create_temporary(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as handle:
             if callable(data):
@@ -39,7 +48,6 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
