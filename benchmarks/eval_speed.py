@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sfcl.evaluation.metrics import eval_sysu  # noqa: E402
 from tests.reference.ref_eval import reference_eval  # noqa: E402
+
+from sfcl.evaluation.metrics import eval_sysu  # noqa: E402
 
 
 def problem(num_g: int, seed: int = 0):

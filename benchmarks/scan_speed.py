@@ -37,8 +37,9 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
-from sfcl.models.selective_scan import selective_scan  # noqa: E402
 from tests.reference.ref_scan import reference_selective_scan  # noqa: E402
+
+from sfcl.models.selective_scan import selective_scan  # noqa: E402
 
 GROUPS = 4
 

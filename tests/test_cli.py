@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from sfcl.cli import main
-from sfcl.data.synthvi import synthesize
 from sfcl.data.sysu import load_sysu
 from sfcl.evaluation.baselines import raw_pixel_features
 from sfcl.evaluation.features import save_features

@@ -35,7 +35,7 @@ PNG_LIMIT = 300_000  # bytes: the README pictures stay small in the repository
 NAMES = ("swap", "spectra", "ranks", "query", "robustness")
 sys.path.insert(0, str(ROOT / "src"))
 from sfcl.config import load_config  # noqa: E402
-from sfcl.data.synthvi import split_ids, SynthConfig, synthesize  # noqa: E402
+from sfcl.data.synthvi import SynthConfig, split_ids, synthesize  # noqa: E402
 from sfcl.engine.trainer import Trainer  # noqa: E402
 from sfcl.occlusion.build import occlude_dataset  # noqa: E402
 from sfcl.robustness import CHART_NAME, DEFAULT_RATIOS, format_curves, robustness_curve  # noqa: E402

@@ -10,8 +10,8 @@ module has no side effect (the umask is left alone).
 from __future__ import annotations
 
 import os
-import shutil
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO

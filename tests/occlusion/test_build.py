@@ -13,11 +13,12 @@ from PIL import Image
 from sfcl.data import build_dataset
 from sfcl.data.sysu import load_sysu
 from sfcl.errors import SfclError
+from sfcl.fileio import TMP_SUFFIX
 from sfcl.occlusion import build
 from sfcl.occlusion.build import JOURNAL, MARKER, occlude_dataset, rebuild_from_manifest
-from sfcl.fileio import TMP_SUFFIX
 from sfcl.occlusion.library import write_library
-from sfcl.occlusion.manifest import NAME as MANIFEST, read_manifest
+from sfcl.occlusion.manifest import NAME as MANIFEST
+from sfcl.occlusion.manifest import read_manifest
 from sfcl.occlusion.procedural import builtin_library
 
 from .util import digest, make_llcm, make_regdb

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from sfcl.data.synthvi import render_image
-from sfcl.occlusion.calibrate import (calibrate_infrared, grayscale, mask_of, match_histogram, normalise_intensity,
-                                      smooth)
+from sfcl.occlusion.calibrate import (
+    calibrate_infrared,
+    grayscale,
+    mask_of,
+    match_histogram,
+    normalise_intensity,
+    smooth,
+)
 from sfcl.occlusion.placement import Placement, apply_placement, resize_occluder
 from sfcl.occlusion.procedural import builtin_library
 

@@ -9,8 +9,15 @@ import pytest
 from PIL import Image
 
 from sfcl.errors import SfclError
-from sfcl.occlusion.library import (BODY_PARTS, METADATA, SCENES, SIZE_CLASSES, load_library, load_library_dir,
-                                    write_library)
+from sfcl.occlusion.library import (
+    BODY_PARTS,
+    METADATA,
+    SCENES,
+    SIZE_CLASSES,
+    load_library,
+    load_library_dir,
+    write_library,
+)
 from sfcl.occlusion.procedural import CATEGORIES, VARIANTS, builtin_library, draw_occluder
 
 

@@ -10,8 +10,19 @@ import pytest
 
 from sfcl.errors import SfclError
 from sfcl.occlusion.library import Occluder, OccluderInfo, make_library
-from sfcl.occlusion.placement import (SCALE_RANGE, Layer, Placement, apply_placement, assign_categories, composite,
-                                      feather, render_layer, resize_occluder, rule_of, sample_placement)
+from sfcl.occlusion.placement import (
+    SCALE_RANGE,
+    Layer,
+    Placement,
+    apply_placement,
+    assign_categories,
+    composite,
+    feather,
+    render_layer,
+    resize_occluder,
+    rule_of,
+    sample_placement,
+)
 from sfcl.occlusion.procedural import builtin_library
 
 from .ref_occlusion import reference_composite

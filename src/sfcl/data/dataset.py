@@ -7,7 +7,7 @@ as 3-channel RGB (infrared too).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -18,7 +18,7 @@ from sfcl.data.base import Sample
 from sfcl.errors import SfclError
 
 MODALITY_INDEX: dict[str, int] = {"vis": 0, "nir": 1}
-Transform = Union[None, Callable, dict]
+Transform = Callable | dict | None
 
 
 def read_image(path: str) -> Image.Image:

@@ -37,7 +37,9 @@ def read_list(root: Path, list_path: Path) -> list[tuple[Path, int]]:
                 raise ValueError
             rel, pid = parts[0], int(parts[1])
         except ValueError:
-            raise SfclError(f"unparsable line {lineno} of {list_path}: expected 'relative/path label', got {line.strip()!r}") from None
+            raise SfclError(
+                f"unparsable line {lineno} of {list_path}: expected 'relative/path label', got {line.strip()!r}"
+            ) from None
         path = root / rel
         if not path.is_file():
             raise SfclError(f"missing image {path} (listed in {list_path} line {lineno}): expected an image file")

@@ -15,7 +15,7 @@ Distributed: every rank draws the same global batch and keeps identity groups
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from torch.utils.data import Sampler

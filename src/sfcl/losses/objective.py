@@ -9,7 +9,7 @@ FAD terms (:mod:`sfcl.losses.fad`) pair the modalities within each rank's batch
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -36,7 +36,6 @@ FLOPs (for ``sfcl profile``; VMamba's count): ``9 · B · L · D · N`` for the 
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 

@@ -24,20 +24,28 @@ import itertools
 import json
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from sfcl.errors import SfclError
-from sfcl.occlusion.io import (JPEG_QUALITY, TMP_SUFFIX, atomic_copy, atomic_write, decode_image, encode_image,
-                               image_format, sha256_bytes)
+from sfcl.occlusion.io import (
+    JPEG_QUALITY,
+    TMP_SUFFIX,
+    atomic_copy,
+    atomic_write,
+    decode_image,
+    encode_image,
+    image_format,
+    sha256_bytes,
+)
 from sfcl.occlusion.library import BUILTIN, OcclusionLibrary, load_library
-from sfcl.occlusion.manifest import HEADER_KEYS, NAME as MANIFEST, placement_fields, placement_of, read_manifest
-from sfcl.occlusion.manifest import write_manifest
+from sfcl.occlusion.manifest import HEADER_KEYS, placement_fields, placement_of, read_manifest, write_manifest
+from sfcl.occlusion.manifest import NAME as MANIFEST
 from sfcl.occlusion.placement import apply_placement, assign_categories, choose_occluder, sample_placement
 from sfcl.occlusion.sources import SPLITS, SourceImage, all_files, dataset_images, fingerprint, parse_splits
 

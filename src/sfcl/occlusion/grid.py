@@ -14,7 +14,8 @@ import numpy as np
 
 from sfcl.errors import SfclError
 from sfcl.occlusion.io import decode_image, save_png
-from sfcl.occlusion.manifest import NAME as MANIFEST, read_manifest
+from sfcl.occlusion.manifest import NAME as MANIFEST
+from sfcl.occlusion.manifest import read_manifest
 
 LABELS = ("visible", "occluded", "infrared", "occluded")
 

@@ -14,8 +14,8 @@ mask, so the aspect ratio placement works with is the object's own.
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import cv2
 import numpy as np

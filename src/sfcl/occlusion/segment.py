@@ -24,8 +24,15 @@ import numpy as np
 
 from sfcl.errors import SfclError
 from sfcl.occlusion.io import decode_image
-from sfcl.occlusion.library import (SCENES, Occluder, OccluderInfo, OcclusionLibrary, check_library_folder,
-                                   make_library, write_library)
+from sfcl.occlusion.library import (
+    SCENES,
+    Occluder,
+    OccluderInfo,
+    OcclusionLibrary,
+    check_library_folder,
+    make_library,
+    write_library,
+)
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
