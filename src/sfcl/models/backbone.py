@@ -11,6 +11,9 @@
 
 Both map images (B, 3, H, W) and modality (B,) {0 visible, 1 infrared} to a feature map
 (B, C, h, w); ``output_size`` says (h, w) for an input size.
+
+Adding a backbone: one class meeting :class:`Backbone` and one ``@register_backbone("name")``
+builder taking the ``model`` config section; ``model.backbone: name`` then selects it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import abc
 import copy
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 import torchvision
@@ -27,7 +32,49 @@ from torch import nn
 from sfcl.errors import SfclError
 from sfcl.models.pretrained import load_pretrained
 
+if TYPE_CHECKING:
+    from sfcl.config import ModelConfig
+
 DEPTHS = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34, 50: torchvision.models.resnet50}
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """What :class:`sfcl.models.reid.ReIDModel` needs of a backbone."""
+
+    out_channels: int  # C of the feature map
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(h, w) of the feature map for an input of ``height x width``."""
+        ...
+
+    def forward(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        """images (B, 3, H, W) float, modality (B,) long {0 visible, 1 infrared} -> (B, C, h, w), >= 0."""
+        ...
+
+
+BACKBONES: dict[str, Callable[[ModelConfig], nn.Module]] = {}
+
+
+def register_backbone(name: str) -> Callable:
+    """Decorator: ``@register_backbone("name")`` on a builder ``(model config) -> Backbone``."""
+
+    def add(builder: Callable[[ModelConfig], nn.Module]) -> Callable[[ModelConfig], nn.Module]:
+        if name in BACKBONES:
+            raise ValueError(f"backbone {name!r} is registered twice")
+        BACKBONES[name] = builder
+        return builder
+
+    return add
+
+
+def build_backbone(cfg: ModelConfig) -> nn.Module:
+    """The backbone ``model.backbone`` names, from the registry; checked against :class:`Backbone`."""
+    if cfg.backbone not in BACKBONES:
+        raise SfclError(f"config key model.backbone: expected one of {', '.join(sorted(BACKBONES))}, got {cfg.backbone!r}")
+    backbone = BACKBONES[cfg.backbone](cfg)
+    assert isinstance(backbone, Backbone), f"backbone {cfg.backbone!r} does not meet the Backbone protocol"
+    return backbone
 
 
 def _stem(resnet: nn.Module) -> nn.Sequential:
@@ -135,6 +182,16 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.shared(x)
+
+
+@register_backbone("resnet")
+def _resnet(cfg: ModelConfig) -> TwoStreamResNet:
+    return TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
+
+
+@register_backbone("mobilenet_v2")
+def _mobilenet_v2(cfg: ModelConfig) -> TwoStreamMobileNetV2:
+    return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained, head=cfg.mobilenet_head)
 
 
 def load_imagenet(resnet: nn.Module, path: str | Path) -> None:

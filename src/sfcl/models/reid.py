@@ -15,7 +15,7 @@ from torch import nn
 
 from sfcl.config import ModelConfig
 from sfcl.errors import SfclError
-from sfcl.models.backbone import TwoStreamBackbone, TwoStreamMobileNetV2, TwoStreamResNet
+from sfcl.models.backbone import build_backbone
 from sfcl.models.pooling import GeM
 
 
@@ -126,12 +126,3 @@ class frequency_disabled:  # noqa: N801 (used as a context manager, like torch.n
 
     def __exit__(self, *exc) -> None:
         self.model.frequency_off = self.previous
-
-
-def build_backbone(cfg: ModelConfig) -> TwoStreamBackbone:
-    """``model.backbone``: resnet (``model.depth``) or mobilenet_v2."""
-    if cfg.backbone == "resnet":
-        return TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
-    if cfg.backbone == "mobilenet_v2":
-        return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained, head=cfg.mobilenet_head)
-    raise SfclError(f"config key model.backbone: expected resnet or mobilenet_v2, got {cfg.backbone!r}")
