@@ -16,7 +16,6 @@ from typing import Literal
 from sfcl.errors import SfclError
 
 Modality = Literal["vis", "nir"]
-MODALITIES: tuple[str, str] = ("vis", "nir")
 
 
 @dataclass(frozen=True)

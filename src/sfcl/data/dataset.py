@@ -16,8 +16,8 @@ from torchvision.transforms.functional import to_tensor
 
 from sfcl.data.base import Sample
 from sfcl.errors import SfclError
+from sfcl.modality import INDEX
 
-MODALITY_INDEX: dict[str, int] = {"vis": 0, "nir": 1}
 Transform = Callable | dict | None
 
 
@@ -60,4 +60,4 @@ class ImageDataset(Dataset):
         img = read_image(s.path)
         t = self._transform_for(s.modality)
         x = t(img) if t is not None else to_tensor(img)
-        return x, s.label, s.pid, s.cam, MODALITY_INDEX[s.modality]
+        return x, s.label, s.pid, s.cam, INDEX[s.modality]

@@ -41,10 +41,10 @@ from sfcl.errors import SfclError
 from sfcl.evaluation.extract import extract_features
 from sfcl.evaluation.protocols import evaluate
 from sfcl.losses import ReIDObjective
+from sfcl.modality import INDEX, MODALITIES
 from sfcl.models import build_model
 
 log = logging.getLogger(__name__)
-MODALITY_INDEX = {"vis": 0, "nir": 1}
 
 
 def seed_everything(seed: int) -> None:
@@ -96,12 +96,12 @@ def build_train_loader(cfg: Config, dataset: ReIDDataset, dist_info: DistInfo) -
             random_erasing=cfg.data.random_erasing, channel_aug=cfg.data.channel_aug,
             pad=cfg.data.pad, grey_lut=cfg.data.grey_lut,
         )
-        for m in MODALITY_INDEX
+        for m in MODALITIES
     }
     samples = dataset.train
     sampler = CrossModalIdentitySampler(
         labels=[s.label for s in samples],
-        modalities=[MODALITY_INDEX[s.modality] for s in samples],
+        modalities=[INDEX[s.modality] for s in samples],
         num_ids=cfg.data.num_ids,
         num_instances=cfg.data.num_instances,
         seed=cfg.train.seed,

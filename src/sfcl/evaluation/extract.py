@@ -16,12 +16,13 @@ from tqdm import tqdm
 from sfcl.data.base import Sample
 from sfcl.data.dataset import ImageDataset
 from sfcl.data.transforms import build_transforms
+from sfcl.modality import MODALITIES
 
 
 def test_loader(samples: list[Sample], height: int, width: int, batch_size: int = 128,
                 workers: int = 0) -> DataLoader:
     """Test-time loader of ``samples`` in order: (images, label, pid, cam, modality) batches."""
-    transform = {m: build_transforms(height, width, train=False, modality=m) for m in ("vis", "nir")}
+    transform = {m: build_transforms(height, width, train=False, modality=m) for m in MODALITIES}
     return DataLoader(ImageDataset(samples, transform), batch_size=batch_size, shuffle=False, num_workers=workers)
 
 

@@ -16,9 +16,9 @@ import torch
 
 from sfcl.data.base import Sample
 from sfcl.errors import SfclError
+from sfcl.modality import MODALITIES
 
 KEYS = ("feats", "pids", "cams", "modalities")
-MODALITY_NAMES = ("vis", "nir")
 
 
 def save_features(path: str | Path, feats: torch.Tensor, samples: list[Sample]) -> None:
@@ -30,7 +30,7 @@ def save_features(path: str | Path, feats: torch.Tensor, samples: list[Sample]) 
         "feats": feats.detach().float().cpu(),
         "pids": torch.tensor([s.pid for s in samples]),
         "cams": torch.tensor([s.cam for s in samples]),
-        "modalities": torch.tensor([MODALITY_NAMES.index(s.modality) for s in samples]),
+        "modalities": torch.tensor([MODALITIES.index(s.modality) for s in samples]),
     }
     paths = [s.path for s in samples]
     if path.suffix == ".pt":
@@ -59,7 +59,7 @@ def load_features(path: str | Path) -> tuple[torch.Tensor, list[Sample]]:
     if not np.isin(modalities, (0, 1)).all():
         raise SfclError(f"features file {path}: modalities must be 0 (visible) or 1 (infrared)")
     paths = list(data["paths"]) if "paths" in data else [""] * feats.shape[0]
-    samples = [Sample(path=str(p), pid=int(pid), cam=int(cam), modality=MODALITY_NAMES[int(m)])
+    samples = [Sample(path=str(p), pid=int(pid), cam=int(cam), modality=MODALITIES[int(m)])
                for p, pid, cam, m in zip(paths, pids, cams, modalities)]
     return feats, samples
 

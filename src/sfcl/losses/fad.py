@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-VISIBLE, INFRARED = 0, 1
+from sfcl.modality import INFRARED, VISIBLE
 
 
 def _split(modality: Tensor) -> tuple[Tensor, Tensor]:

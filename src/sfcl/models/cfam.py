@@ -36,12 +36,11 @@ from torch import Tensor, nn
 
 from sfcl.config import FrequencyConfig
 from sfcl.errors import SfclError
+from sfcl.modality import INFRARED, VISIBLE
 from sfcl.models.freq_attention import CrossModalFrequencyAttention
 from sfcl.models.sinkhorn import barycentric_projection, sinkhorn_log, spectral_cost, spectral_marginal
 from sfcl.models.spectrum import decompose, recombine, unit_phasor
 from sfcl.models.trans_mamba import TransMamba
-
-VISIBLE, INFRARED = 0, 1
 
 
 @dataclass

@@ -29,14 +29,14 @@ import torch
 from sfcl.data.base import Sample
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write
+from sfcl.modality import MODALITIES, other
 from sfcl.visualize.drawing import GREY, rank_row
 from sfcl.visualize.images import check_png_name, file_sha256, list_images, modality_of, read_rgb, save_png
 from sfcl.visualize.ranks import cosine_distance
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = "sfcl-gallery-cache-v1"
-MODALITIES = ("vis", "nir")
-GALLERY_MODALITIES = ("vis", "nir", "auto")
+GALLERY_MODALITIES = (*MODALITIES, "auto")
 
 
 def default_cache_dir() -> Path:
@@ -130,7 +130,7 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
 
     if modality not in MODALITIES:
         raise SfclError(f"modality {modality!r}: expected vis or nir")
-    gallery_modality = gallery_modality or ("vis" if modality == "nir" else "nir")
+    gallery_modality = gallery_modality or other(modality)
     if gallery_modality not in GALLERY_MODALITIES:
         raise SfclError(f"gallery modality {gallery_modality!r}: expected vis, nir or auto")
     if topk < 1:

@@ -28,11 +28,11 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from sfcl.modality import INDEX
 from sfcl.models.spectrum import decompose, recombine
 from sfcl.visualize.images import check_png_name, read_rgb, save_figure, to_unit
 
 PIXEL_PHASE_EPS = 1e-8
-MODALITY_INDEX = {"vis": 0, "nir": 1}
 
 
 @dataclass
@@ -94,7 +94,7 @@ def feature_swap(model: nn.Module, height: int, width: int, vis_rgb: np.ndarray,
     maps = {}
     for modality, rgb in (("vis", vis_rgb), ("nir", nir_rgb)):
         image = build_transforms(height, width, train=False, modality=modality)(Image.fromarray(rgb, "RGB"))
-        index = torch.tensor([MODALITY_INDEX[modality]], device=device)
+        index = torch.tensor([INDEX[modality]], device=device)
         maps[modality] = model.backbone(image[None].to(device), index).float().cpu()
     vis, nir = maps["vis"], maps["nir"]
     return FeatureSwap(vis[0].numpy(), nir[0].numpy(), swap_spectra(vis, nir)[0].numpy(),
