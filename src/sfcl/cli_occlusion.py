@@ -62,7 +62,7 @@ def _cmd_sol_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_sol_info(args: argparse.Namespace) -> int:
-    from sfcl.occlusion.library import load_library
+    from sfcl.occlusion.procedural import load_library
 
     library = load_library(args.library)
     print(f"{library.name}: {len(library.occluders)} occluders, digest {library.digest[:16]}")

@@ -14,11 +14,10 @@ from sfcl.occlusion.library import (
     METADATA,
     SCENES,
     SIZE_CLASSES,
-    load_library,
     load_library_dir,
     write_library,
 )
-from sfcl.occlusion.procedural import CATEGORIES, VARIANTS, builtin_library, draw_occluder
+from sfcl.occlusion.procedural import CATEGORIES, VARIANTS, builtin_library, draw_occluder, load_library
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from PIL import Image
 
 from sfcl.errors import SfclError
 from sfcl.occlusion.build import occlude_dataset
-from sfcl.occlusion.library import load_library
 from sfcl.occlusion.manifest import read_manifest
+from sfcl.occlusion.procedural import load_library
 from sfcl.occlusion.segment import Detection, SamSegmenter, YoloSegDetector, build_sol, cut_out
 
 

@@ -43,10 +43,11 @@ from sfcl.occlusion.io import (
     image_format,
     sha256_bytes,
 )
-from sfcl.occlusion.library import BUILTIN, OcclusionLibrary, load_library
+from sfcl.occlusion.library import BUILTIN, OcclusionLibrary
 from sfcl.occlusion.manifest import HEADER_KEYS, placement_fields, placement_of, read_manifest, write_manifest
 from sfcl.occlusion.manifest import NAME as MANIFEST
 from sfcl.occlusion.placement import apply_placement, assign_categories, choose_occluder, sample_placement
+from sfcl.occlusion.procedural import load_library
 from sfcl.occlusion.sources import SPLITS, SourceImage, all_files, dataset_images, fingerprint, parse_splits
 
 log = logging.getLogger(__name__)

@@ -192,15 +192,6 @@ def load_library_dir(folder: str | Path) -> OcclusionLibrary:
     return make_library(str(folder), occluders)
 
 
-def load_library(spec: str | Path | None = None) -> OcclusionLibrary:
-    """``None`` or ``"builtin"``: the procedural library; otherwise a SOL folder."""
-    if spec is None or str(spec) == BUILTIN:
-        from sfcl.occlusion.procedural import builtin_library
-
-        return builtin_library()
-    return load_library_dir(spec)
-
-
 def check_library_folder(folder: str | Path) -> Path:
     """A folder a library may be written to: missing, empty, or holding a library; else :class:`SfclError`."""
     folder = Path(folder)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import colorsys
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from sfcl.occlusion.library import Occluder, OccluderInfo, OcclusionLibrary, make_library
+from sfcl.occlusion.library import BUILTIN, Occluder, OccluderInfo, OcclusionLibrary, load_library_dir, make_library
 
 BUILTIN_SEED = 20260
 VARIANTS = 8
@@ -433,3 +434,11 @@ def builtin_library(variants: int = VARIANTS, seed: int = BUILTIN_SEED) -> Occlu
     """The procedural library (``len(CATEGORIES) * variants`` occluders), cached per process."""
     occluders = [draw_occluder(c, i, seed) for c in CATEGORIES for i in range(variants)]
     return make_library("builtin", occluders)
+
+
+def load_library(spec: str | Path | None = None) -> OcclusionLibrary:
+    """``None`` or ``"builtin"``: the procedural library of this module; otherwise a SOL folder
+    (:func:`sfcl.occlusion.library.load_library_dir`)."""
+    if spec is None or str(spec) == BUILTIN:
+        return builtin_library()
+    return load_library_dir(spec)
