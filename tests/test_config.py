@@ -43,3 +43,11 @@ def test_round_trip(tmp_path):
 def test_shipped_configs_load(path):
     cfg = load_config(path)
     assert isinstance(cfg, Config) and cfg.name
+
+
+@pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just a string\n", "str")])
+def test_a_yaml_that_is_not_a_mapping_is_one_error(tmp_path, text, kind):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SfclError, match=f"expected a mapping of sections .* got a YAML {kind}"):
+        load_config(path)

@@ -250,11 +250,19 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise SfclError(f"missing config file {path}: expected a YAML experiment file (see configs/)")
+    return config_from_text(path.read_text(), path.stem, overrides, source=f"config file {path}")
+
+
+def config_from_text(text: str, name: str, overrides: list[str] | tuple[str, ...] = (),
+                     source: str = "config") -> Config:
+    """A config from YAML ``text`` (``name`` unless the YAML sets one) with ``overrides`` applied."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise SfclError(f"config file {path} is not valid YAML: {err}") from None
-    data.setdefault("name", path.stem)
+        raise SfclError(f"{source} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise SfclError(f"{source}: expected a mapping of sections (data:, model:, ...), got a YAML {type(data).__name__}")
+    data.setdefault("name", name)
     return config_from_dict(data, overrides)
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from importlib import resources
 from pathlib import Path
 
 import torch
 
-from sfcl.config import Config, load_config
+from sfcl.config import Config, config_from_text
 from sfcl.data.synthvi import synthesize
 from sfcl.engine.trainer import Trainer, evaluate_model, load_dataset, resolve_device, seed_everything
 from sfcl.errors import SfclError
@@ -36,7 +37,6 @@ from sfcl.models import build_model
 from sfcl.models.reid import frequency_disabled
 
 log = logging.getLogger(__name__)
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ROWS = {"Base": "demo_synthvi.yaml", "SFCL": "demo_synthvi_sfcl.yaml"}  # row name -> config, trained in order
 PROTOCOL = "sysu-all-single"
 DEFAULT_IDS = 360
@@ -53,15 +53,16 @@ def held_out_fraction(num_ids: int) -> float:
 def demo_config(row: str, out: Path, epochs: int | None, seed: int, occluded: bool = True,
                 overrides: list[str] | None = None) -> Config:
     """The config of one demo row (``ROWS``), pointed at the demo's data and ``out/run_<row>``."""
-    path = CONFIGS / ROWS[row]
-    if not path.is_file():
-        raise SfclError(f"missing {path}: the demo runs from a checkout of the sfcl repository")
+    with resources.as_file(resources.files("sfcl") / "configs" / ROWS[row]) as path:
+        if not path.is_file():
+            raise SfclError(f"missing {path}: the sfcl package was installed without its demo configs")
+        text = path.read_text()
     root = out / ("occ_synthvi" if occluded else "synthvi")
     items = [f"data.root={root}", f"train.output_dir={out / f'run_{row.lower()}'}", f"train.seed={seed}",
              f"eval.protocols=[{PROTOCOL}]"]
     if epochs is not None:
         items.append(f"train.epochs={epochs}")
-    return load_config(path, items + list(overrides or []))
+    return config_from_text(text, Path(ROWS[row]).stem, items + list(overrides or []))
 
 
 def prepare_data(out: Path, num_ids: int, seed: int, occluded: bool, ratio: float = OCCLUSION_RATIO) -> Path:
