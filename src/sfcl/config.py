@@ -168,6 +168,81 @@ class Config:
         return asdict(self)
 
 
+# Every range, enum and cross-field rule, checked once when a config is read (``check_config``).
+# (key, test, what is expected); the test sees the value.
+_AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
+_AT_LEAST_0 = (lambda v: v >= 0, ">= 0")
+_POSITIVE = (lambda v: v > 0, "> 0")
+_PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
+_UNIT_OPEN = (lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+
+
+def _one_of(*options: object) -> tuple:
+    return (lambda v: v in options, "one of " + ", ".join(map(str, options)))
+
+
+RULES: dict[str, tuple] = {
+    "data.trial": _AT_LEAST_1, "data.height": _AT_LEAST_1, "data.width": _AT_LEAST_1,
+    "data.num_ids": _AT_LEAST_1, "data.num_instances": _AT_LEAST_1, "data.workers": _AT_LEAST_0,
+    "data.random_erasing": _PROBABILITY, "data.grey_lut": _PROBABILITY,
+    "data.pad": (lambda v: v is None or v >= 0, ">= 0 px (or null: scaled to the width)"),
+    "data.eval_split": _one_of("test", "val"), "data.test_batch_size": _AT_LEAST_1,
+    "model.depth": _one_of(18, 34, 50), "model.last_stride": _one_of(1, 2), "model.gem_p": _POSITIVE,
+    "model.frequency.dim": _AT_LEAST_1, "model.frequency.heads": _AT_LEAST_1, "model.frequency.d_state": _AT_LEAST_1,
+    "model.frequency.ssm_expand": _POSITIVE, "model.frequency.mlp_ratio": _POSITIVE,
+    "model.frequency.attn_mlp_ratio": _POSITIVE, "model.frequency.scan_backend": _one_of("auto", "torch", "mamba_ssm"),
+    "model.frequency.prototype_momentum": _UNIT_OPEN, "model.frequency.train_partner": _one_of("prototype", "batch"),
+    "model.frequency.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
+    "model.frequency.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
+    "model.frequency.backbone_grad": _PROBABILITY, "model.frequency.sinkhorn_epsilon": _POSITIVE,
+    "model.frequency.sinkhorn_iters": _AT_LEAST_1, "model.frequency.sinkhorn_tol": _POSITIVE,
+    "model.interaction.attention_ratio": _POSITIVE, "model.interaction.threshold": _UNIT_OPEN,
+    "model.interaction.gabor_sigma": _POSITIVE, "model.interaction.covariance_dim": _AT_LEAST_1,
+    "model.interaction.mlp_hidden": _AT_LEAST_1,
+    "loss.label_smoothing": _UNIT_OPEN, "loss.triplet": _one_of("wrt", "batch_hard", "none"),
+    "loss.margin": _AT_LEAST_0, "loss.triplet_weight": _AT_LEAST_0, "loss.cfc_weight": _AT_LEAST_0,
+    "loss.csc_weight": _AT_LEAST_0, "loss.cfc_temperature": _POSITIVE, "loss.csc_neighbors": _AT_LEAST_1,
+    "loss.fad_warmup_epochs": _AT_LEAST_0,
+    "optim.name": _one_of("sgd", "adam"), "optim.lr": _POSITIVE, "optim.backbone_lr_mult": _AT_LEAST_0,
+    "optim.momentum": _UNIT_OPEN, "optim.weight_decay": _AT_LEAST_0, "optim.warmup_epochs": _AT_LEAST_0,
+    "optim.schedule": _one_of("step", "cosine"), "optim.gamma": _POSITIVE, "optim.clip_grad_norm": _AT_LEAST_0,
+    "optim.milestones": (lambda v: all(m >= 1 for m in v) and v == sorted(v), "increasing epochs >= 1"),
+    "train.epochs": _AT_LEAST_1,
+    "train.device": (lambda v: v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()),
+                     "auto, cpu, cuda or cuda:N"),
+    "train.amp": _one_of("off", "bf16", "fp16"),
+    "train.batches_per_epoch": (lambda v: v is None or v >= 1, ">= 1 (or null: AGW's count)"),
+    "train.eval_every": (lambda v: v >= 0, ">= 0 (0: only after the last epoch)"),
+    "train.threads": (lambda v: v >= 0, ">= 0 (0: torch's default)"), "train.log_every": _AT_LEAST_1,
+    "eval.num_trials": _AT_LEAST_1,
+}
+
+
+def _lookup(cfg: Config, key: str) -> Any:
+    node: Any = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def check_config(cfg: Config) -> Config:
+    """Every rule of :data:`RULES` and the cross-field rules; the first broken one is an :class:`SfclError`
+    naming the key, the value and what was expected. Called by every reader of a config."""
+    for key, (test, expected) in RULES.items():
+        value = _lookup(cfg, key)
+        if not test(value):
+            raise SfclError(f"config key {key}: expected {expected}, got {value!r}")
+    if cfg.model.sfim and not cfg.model.cfam:
+        raise SfclError("config key model.sfim: SFIM injects CFAM's frequency map; set model.cfam: true too")
+    if cfg.loss.cfc_weight > 0 and not cfg.model.cfam:
+        raise SfclError("config key loss.cfc_weight: L_cfc needs CFAM's frequency embeddings; "
+                        "set model.cfam: true or loss.cfc_weight: 0")
+    if cfg.model.cfam and cfg.model.frequency.dim % cfg.model.frequency.heads:
+        raise SfclError(f"config key model.frequency.heads: expected a divisor of model.frequency.dim "
+                        f"({cfg.model.frequency.dim}), got {cfg.model.frequency.heads}")
+    return cfg
+
+
 def _check_value(key: str, value: Any, annotation: Any) -> Any:
     """Coerce ``value`` to ``annotation`` where lossless, else raise SfclError naming ``key``."""
     origin = typing.get_origin(annotation)
@@ -242,7 +317,7 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] | tuple[str, ...
             if not isinstance(node, dict):
                 raise SfclError(f"override {text!r}: {part} is not a section")
         node[path[-1]] = value
-    return _build(Config, merged, "")
+    return check_config(_build(Config, merged, ""))
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
