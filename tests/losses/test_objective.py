@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sfcl.config import LossConfig
+from sfcl.config import LossConfig, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.losses import CrossEntropyLabelSmooth, ReIDObjective, WeightedRegularizedTriplet
 from sfcl.models.reid import ModelOutput
@@ -34,7 +34,7 @@ def test_no_triplet_and_bad_names():
     total, terms = ReIDObjective(LossConfig(triplet="none"))(output(), torch.arange(8) % 4)
     assert set(terms) == {"id", "total"}
     with pytest.raises(SfclError, match="loss.triplet"):
-        ReIDObjective(LossConfig(triplet="quadruplet"))
+        config_from_dict({"loss": {"triplet": "quadruplet"}})  # checked when the config is read
 
 
 def test_fad_warmup_ramps_the_fad_weights_linearly():
@@ -49,4 +49,4 @@ def test_fad_warmup_ramps_the_fad_weights_linearly():
         total, _ = objective(out, labels, modality=modality, progress=progress)
         assert total.item() == pytest.approx(terms["id"] + factor * fad, abs=1e-5), progress
     with pytest.raises(SfclError, match="fad_warmup_epochs"):
-        ReIDObjective(LossConfig(fad_warmup_epochs=-1))
+        config_from_dict({"loss": {"fad_warmup_epochs": -1}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sfcl.config import FrequencyConfig
+from sfcl.config import FrequencyConfig, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.models.cfam import CFAM, bounded_log_gain
 from sfcl.models.sinkhorn import spectral_marginal
@@ -169,7 +169,7 @@ def test_prototype_training_partner_reads_no_other_sample():
     assert torch.allclose(changed[1], reference[1], atol=1e-5), "sample 1 no longer reads index 3"
     assert int(cfam.prototype_updates.min()) == 2  # prototypes still learn from training batches
     with pytest.raises(SfclError, match="train_partner"):
-        make(train_partner="neighbour")
+        config_from_dict({"model": {"frequency": {"train_partner": "neighbour"}}})  # checked when read
 
 
 def test_amplitude_gain_is_bounded_and_the_identity_near_zero():

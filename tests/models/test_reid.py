@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from sfcl.config import ModelConfig
+from sfcl.config import ModelConfig, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.models import build_model
 
@@ -75,7 +75,7 @@ def test_param_groups_and_frozen_neck_bias():
 
 def test_sfim_needs_cfam():
     with pytest.raises(SfclError, match="model.sfim"):
-        build_model(ModelConfig(depth=18, cfam=False, sfim=True), 3)
+        config_from_dict({"model": {"depth": 18, "cfam": False, "sfim": True}})  # checked when read
 
 
 def test_full_size_sfcl_parameter_count():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sfcl.config import InteractionConfig
+from sfcl.config import InteractionConfig, config_from_dict
+from sfcl.errors import SfclError
 from sfcl.models.sfim import SFIM, GaborModulation, cross_covariance, signed_sqrt, soft_threshold_attention
 
 
@@ -101,7 +102,7 @@ def test_gradcheck():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match="threshold"):
-        SFIM(8, InteractionConfig(threshold=1.0))
+    with pytest.raises(SfclError, match="threshold"):
+        config_from_dict({"model": {"interaction": {"threshold": 1.0}}})  # checked when read
     with pytest.raises(ValueError, match="SFIM expects"):
         small_sfim()(torch.rand(1, 8, 3, 2, dtype=torch.float64), torch.rand(1, 8, 2, 2, dtype=torch.float64))

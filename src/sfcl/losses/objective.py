@@ -26,16 +26,7 @@ TRIPLETS = {"wrt": lambda cfg: WeightedRegularizedTriplet(), "batch_hard": lambd
 class ReIDObjective(nn.Module):
     def __init__(self, cfg: LossConfig) -> None:
         super().__init__()
-        if cfg.triplet != "none" and cfg.triplet not in TRIPLETS:
-            raise SfclError(f"config key loss.triplet: expected wrt, batch_hard or none, got {cfg.triplet!r}")
-        for key in ("cfc_weight", "csc_weight", "cfc_temperature"):
-            if getattr(cfg, key) < 0 or (key == "cfc_temperature" and cfg.cfc_temperature == 0):
-                raise SfclError(f"config key loss.{key}: expected a positive number, got {getattr(cfg, key)}")
-        if cfg.fad_warmup_epochs < 0:
-            raise SfclError(f"config key loss.fad_warmup_epochs: expected >= 0, got {cfg.fad_warmup_epochs}")
-        if cfg.csc_neighbors < 1:
-            raise SfclError(f"config key loss.csc_neighbors: expected K >= 1, got {cfg.csc_neighbors}")
-        self.cfg = cfg
+        self.cfg = cfg  # checked when read (sfcl.config.RULES)
         self.identity = CrossEntropyLabelSmooth(cfg.label_smoothing)
         self.triplet = TRIPLETS[cfg.triplet](cfg) if cfg.triplet != "none" else None
         self.triplet_weight = cfg.triplet_weight

@@ -35,7 +35,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sfcl.config import FrequencyConfig
-from sfcl.errors import SfclError
 from sfcl.modality import INFRARED, VISIBLE
 from sfcl.models.freq_attention import CrossModalFrequencyAttention
 from sfcl.models.sinkhorn import barycentric_projection, sinkhorn_log, spectral_cost, spectral_marginal
@@ -74,9 +73,6 @@ class CFAM(nn.Module):
 
     def __init__(self, channels: int, feature_size: tuple[int, int], cfg: FrequencyConfig) -> None:
         super().__init__()
-        if cfg.train_partner not in ("batch", "prototype"):
-            raise SfclError(f"config key model.frequency.train_partner: expected batch or prototype, "
-                            f"got {cfg.train_partner!r}")
         height, width = feature_size
         self.channels, self.feature_size, self.cfg = channels, (height, width), cfg
         self.grid = (height, width // 2 + 1)

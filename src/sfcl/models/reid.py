@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from sfcl.config import ModelConfig
-from sfcl.errors import SfclError
 from sfcl.models.backbone import build_backbone
 from sfcl.models.pooling import GeM
 
@@ -51,8 +50,6 @@ class ReIDModel(nn.Module):
 
     def __init__(self, cfg: ModelConfig, num_classes: int, input_size: tuple[int, int] = (288, 144)) -> None:
         super().__init__()
-        if cfg.sfim and not cfg.cfam:
-            raise SfclError("config key model.sfim: SFIM injects CFAM's frequency map; set model.cfam: true too")
         self.backbone = build_backbone(cfg)
         dim = self.backbone.out_channels
         self.cfam = None

@@ -108,8 +108,6 @@ class SFIM(nn.Module):
 
     def __init__(self, channels: int, cfg: InteractionConfig, gem_p: float = 3.0) -> None:
         super().__init__()
-        if not 0.0 <= cfg.threshold < 1.0:
-            raise ValueError(f"SFIM threshold tau must be in [0, 1), got {cfg.threshold}")
         self.channels, self.tau = channels, cfg.threshold
         hidden = max(1, int(channels * cfg.attention_ratio))
         self.gabor = GaborModulation(cfg.gabor_center, cfg.gabor_sigma, cfg.gabor_learnable)
