@@ -104,3 +104,26 @@ def test_full_sfcl_trains_and_logs_the_fad_terms(tiny_synthvi, tmp_path):
     assert losses[-1] < 0.85 * losses[0], losses
     model, _ = model_from_checkpoint(tmp_path / "run" / "last.pt")
     assert model.sfim is not None and results["final"]["sysu-all-single"]["mAP"] > 0
+
+
+def test_a_loss_with_parameters_is_trained_and_checkpointed(tiny_synthvi, tmp_path, monkeypatch):
+    from sfcl.engine import trainer as trainer_module
+    from sfcl.losses.objective import ReIDObjective
+
+    class ScaledObjective(ReIDObjective):  # a learnable weight on the total: the first loss with parameters
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            self.log_scale = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, *args, **kwargs):
+            total, terms = super().forward(*args, **kwargs)
+            return total * self.log_scale.exp(), terms
+
+    monkeypatch.setattr(trainer_module, "ReIDObjective", ScaledObjective)
+    trainer = Trainer(tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=1", "train.batches_per_epoch=3"))
+    assert trainer.objective.log_scale.device == trainer.device
+    assert any(p is trainer.objective.log_scale for g in trainer.optimizer.param_groups for p in g["params"])
+    trainer.fit()
+    assert float(trainer.objective.log_scale) != 0.0
+    saved = load_checkpoint(tmp_path / "run" / "last.pt")["objective"]["log_scale"]
+    assert float(saved) == float(trainer.objective.log_scale)

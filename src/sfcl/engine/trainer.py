@@ -146,10 +146,12 @@ class Trainer:
         self.model = build_model(cfg.model, self.dataset.num_classes, (cfg.data.height, cfg.data.width)).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.objective = ReIDObjective(cfg.loss)
-        self.optimizer = build_optimizer(
-            self.model.param_groups(cfg.optim.lr, cfg.optim.backbone_lr_mult), cfg.optim
-        )
+        self.objective = ReIDObjective(cfg.loss).to(self.device)
+        groups = self.model.param_groups(cfg.optim.lr, cfg.optim.backbone_lr_mult)
+        loss_params = [p for p in self.objective.parameters() if p.requires_grad]
+        if loss_params:  # a loss with parameters (none of today's) trains with the new layers
+            groups.append({"params": loss_params, "lr": cfg.optim.lr})
+        self.optimizer = build_optimizer(groups, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, len(self.sampler))
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16" and self.device.type == "cuda")
         self.start_epoch = 0
@@ -188,6 +190,7 @@ class Trainer:
         load_model_state(self.model, state, path)
         if "optimizer" not in state:
             raise SfclError(f"checkpoint {path} holds weights only (no optimizer state): it cannot be resumed")
+        self.objective.load_state_dict(state.get("objective", {}))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -201,6 +204,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "num_classes": self.dataset.num_classes,
             "model": self.model.state_dict(),
+            "objective": self.objective.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
