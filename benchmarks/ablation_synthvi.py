@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from sfcl.config import Config, load_config  # noqa: E402
 from sfcl.data.sysu import load_sysu  # noqa: E402
 from sfcl.demo import prepare_data  # noqa: E402
-from sfcl.engine.trainer import Trainer, evaluate_model  # noqa: E402
+from sfcl.engine.trainer import Trainer  # noqa: E402
+from sfcl.evaluation.extract import evaluate_model  # noqa: E402
 from sfcl.models.reid import frequency_disabled  # noqa: E402
 
 PROTOCOL = "sysu-all-single"

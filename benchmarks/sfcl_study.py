@@ -27,7 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from sfcl.config import load_config  # noqa: E402
-from sfcl.engine.trainer import Trainer, evaluate_model  # noqa: E402
+from sfcl.engine.trainer import Trainer  # noqa: E402
+from sfcl.evaluation.extract import evaluate_model  # noqa: E402
 from sfcl.evaluation.frequency import frequency_report  # noqa: E402
 from sfcl.models.reid import frequency_disabled  # noqa: E402
 

@@ -51,7 +51,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         names = args.protocol or ["sysu-all-single"]
         results = {name: evaluate(name, feats, samples, num_trials=args.trials) for name in names}
     else:
-        from sfcl.engine.trainer import evaluate_model, load_dataset, model_from_checkpoint, resolve_device
+        from sfcl.data.loaders import load_dataset
+        from sfcl.engine.checkpoint import model_from_checkpoint
+        from sfcl.engine.runtime import resolve_device
+        from sfcl.evaluation.extract import evaluate_model
 
         device = resolve_device(args.device)
         model, cfg = model_from_checkpoint(args.checkpoint, device)

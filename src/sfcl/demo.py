@@ -26,10 +26,13 @@ from pathlib import Path
 import torch
 
 from sfcl.config import Config, config_from_text
+from sfcl.data.loaders import load_dataset
 from sfcl.data.synthvi import synthesize
-from sfcl.engine.trainer import Trainer, evaluate_model, load_dataset, resolve_device, seed_everything
+from sfcl.engine.runtime import resolve_device, seed_everything
+from sfcl.engine.trainer import Trainer
 from sfcl.errors import SfclError
 from sfcl.evaluation.baselines import hog_features, raw_pixel_features
+from sfcl.evaluation.extract import evaluate_model
 from sfcl.evaluation.frequency import frequency_report
 from sfcl.evaluation.protocols import evaluate, format_table
 from sfcl.fileio import atomic_write

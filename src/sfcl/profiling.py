@@ -141,7 +141,7 @@ def profile_config(cfg: Config, num_classes: int = 395, batch: int = 64, dtype: 
                    size: tuple[int, int] | None = None) -> ProfileRow:
     """Params (M, without the identity classifier), GFLOPs per image and ms/image for ``cfg.model``
     at ``size`` (H, W), by default the config's ``data.height x data.width``."""
-    from sfcl.engine.trainer import resolve_device  # noqa: PLC0415
+    from sfcl.engine.runtime import resolve_device  # noqa: PLC0415
     from sfcl.models import build_model  # noqa: PLC0415
 
     if dtype not in DTYPES:

@@ -26,8 +26,10 @@ import torch
 from sfcl.config import Config
 from sfcl.data import build_dataset
 from sfcl.data.base import ReIDDataset
-from sfcl.engine.trainer import evaluate_model, model_from_checkpoint, resolve_device
+from sfcl.engine.checkpoint import model_from_checkpoint
+from sfcl.engine.runtime import resolve_device
 from sfcl.errors import SfclError
+from sfcl.evaluation.extract import evaluate_model
 from sfcl.fileio import atomic_write
 
 log = logging.getLogger(__name__)

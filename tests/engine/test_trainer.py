@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from sfcl.engine.checkpoint import load_checkpoint, save_checkpoint
-from sfcl.engine.trainer import Trainer, model_from_checkpoint, train
+from sfcl.engine.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from sfcl.engine.trainer import Trainer, train
 from sfcl.errors import SfclError
 
 from .conftest import tiny_config
@@ -124,6 +124,6 @@ def test_a_loss_with_parameters_is_trained_and_checkpointed(tiny_synthvi, tmp_pa
     assert trainer.objective.log_scale.device == trainer.device
     assert any(p is trainer.objective.log_scale for g in trainer.optimizer.param_groups for p in g["params"])
     trainer.fit()
-    assert float(trainer.objective.log_scale) != 0.0
+    assert trainer.objective.log_scale.item() != 0.0
     saved = load_checkpoint(tmp_path / "run" / "last.pt")["objective"]["log_scale"]
-    assert float(saved) == float(trainer.objective.log_scale)
+    assert saved.item() == trainer.objective.log_scale.item()

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sfcl.data.base import Sample
-from sfcl.engine.checkpoint import load_checkpoint, save_checkpoint
-from sfcl.engine.trainer import model_from_checkpoint
+from sfcl.engine.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from sfcl.errors import SfclError
 from sfcl.evaluation.extract import extract_features
 from sfcl.models.reid import ReIDModel

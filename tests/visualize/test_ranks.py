@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sfcl.data.sysu import load_sysu
-from sfcl.engine.trainer import model_from_checkpoint
+from sfcl.engine.checkpoint import model_from_checkpoint
 from sfcl.errors import SfclError
 from sfcl.evaluation.extract import extract_features
 from sfcl.evaluation.protocols import build_trials

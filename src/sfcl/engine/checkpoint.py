@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from sfcl.config import Config, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write
+from sfcl.models import build_model
 
 __all__ = ["FORMAT", "atomic_write", "load_checkpoint", "save_checkpoint"]
 
@@ -48,3 +51,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SfclError(f"checkpoint {path} is not an sfcl checkpoint (expected format {FORMAT})")
     return state
+
+
+def load_model_state(model: nn.Module, state: dict[str, Any], path: str | Path) -> None:
+    """Load ``state['model']`` strictly; a different architecture is a one-line SfclError."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as err:
+        detail = str(err).splitlines()[0][:160]
+        raise SfclError(f"checkpoint {path} does not fit this architecture ({detail})") from None
+
+
+def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
+    """Rebuild the model a checkpoint was trained with and load its weights (eval mode)."""
+    state = load_checkpoint(path)
+    cfg = config_from_dict(state["config"])
+    cfg.model.pretrained = None  # the checkpoint holds every weight
+    model = build_model(cfg.model, int(state["num_classes"]), (cfg.data.height, cfg.data.width))
+    load_model_state(model, state, path)
+    return model.to(device).eval(), cfg

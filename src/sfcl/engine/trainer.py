@@ -15,116 +15,28 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from sfcl.config import Config, config_from_dict, save_config
-from sfcl.data import build_dataset
+from sfcl.config import Config, save_config
 from sfcl.data.base import ReIDDataset
-from sfcl.data.dataset import ImageDataset
-from sfcl.data.samplers import CrossModalIdentitySampler
-from sfcl.data.transforms import build_transforms
-from sfcl.engine.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from sfcl.data.loaders import build_train_loader, load_dataset
+from sfcl.engine.checkpoint import atomic_write, load_checkpoint, load_model_state, save_checkpoint
 from sfcl.engine.curves import draw_curves
-from sfcl.engine.distributed import DistInfo, barrier, cleanup_distributed, gather_with_grad, init_distributed
+from sfcl.engine.distributed import barrier, cleanup_distributed, gather_with_grad, init_distributed
 from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients
+from sfcl.engine.runtime import autocast_context, resolve_device, seed_everything
 from sfcl.errors import SfclError
-from sfcl.evaluation.extract import extract_features
-from sfcl.evaluation.protocols import evaluate
+from sfcl.evaluation.extract import evaluate_model
 from sfcl.losses import ReIDObjective
-from sfcl.modality import INDEX, MODALITIES
 from sfcl.models import build_model
 
 log = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SfclError("config key train.device is cuda but no CUDA device is available")
-    return torch.device(name)
-
-
-def autocast_context(device: torch.device, amp: str):
-    """bf16/fp16 autocast on CUDA; ``off`` (and any CPU run) is full float32."""
-    if amp == "off" or device.type != "cuda":
-        return nullcontext()
-    return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
-
-
-def load_dataset(cfg: Config) -> ReIDDataset:
-    """The dataset of ``cfg.data``; ``eval_split: val`` (SYSU layout) trains on exp/train_id.txt only
-    and evaluates on exp/val_id.txt, for choosing settings without the test identities."""
-    kwargs = {"trial": cfg.data.trial} if cfg.data.name == "regdb" else {}
-    if cfg.data.eval_split == "val":
-        if cfg.data.name != "sysu":
-            raise SfclError(f"config key data.eval_split: val needs the SYSU layout's exp/val_id.txt, "
-                            f"dataset is {cfg.data.name}")
-        kwargs["eval_split"] = "val"
-    return build_dataset(cfg.data.name, cfg.data.root, **kwargs)
-
-
-def build_train_loader(cfg: Config, dataset: ReIDDataset, dist_info: DistInfo) -> tuple[DataLoader, CrossModalIdentitySampler]:
-    """DataLoader whose batches are [visible half | infrared half], aligned by identity."""
-    transforms = {
-        m: build_transforms(
-            cfg.data.height, cfg.data.width, train=True, modality=m,
-            random_erasing=cfg.data.random_erasing, channel_aug=cfg.data.channel_aug,
-            pad=cfg.data.pad, grey_lut=cfg.data.grey_lut,
-        )
-        for m in MODALITIES
-    }
-    samples = dataset.train
-    sampler = CrossModalIdentitySampler(
-        labels=[s.label for s in samples],
-        modalities=[INDEX[s.modality] for s in samples],
-        num_ids=cfg.data.num_ids,
-        num_instances=cfg.data.num_instances,
-        seed=cfg.train.seed,
-        num_batches=cfg.train.batches_per_epoch,
-        rank=dist_info.rank,
-        world_size=dist_info.world_size,
-    )
-    loader = DataLoader(
-        ImageDataset(samples, transforms),
-        batch_sampler=sampler,
-        num_workers=cfg.data.workers,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=False,
-    )
-    return loader, sampler
-
-
-def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: torch.device) -> dict[str, dict]:
-    """Extract test features once and run every configured protocol; percent metrics per protocol."""
-    protocols = cfg.eval.protocols or list(dataset.protocols[:1])
-    for name in protocols:
-        if name not in dataset.protocols:
-            raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} (valid: {', '.join(dataset.protocols)})")
-    feats = extract_features(
-        model, dataset.test, cfg.data.height, cfg.data.width, batch_size=cfg.data.test_batch_size,
-        workers=cfg.data.workers, device=device, channels_last=cfg.train.channels_last, flip=cfg.eval.flip,
-    )
-    return {
-        name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta)
-        for name in protocols
-    }
 
 
 class Trainer:
@@ -142,7 +54,7 @@ class Trainer:
         self.out_dir = Path(cfg.train.output_dir)
         seed_everything(cfg.train.seed)
         self.dataset = dataset if dataset is not None else load_dataset(cfg)
-        self.loader, self.sampler = build_train_loader(cfg, self.dataset, self.dist)
+        self.loader, self.sampler = build_train_loader(cfg, self.dataset, self.dist.rank, self.dist.world_size)
         self.model = build_model(cfg.model, self.dataset.num_classes, (cfg.data.height, cfg.data.width)).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -325,25 +237,6 @@ class Trainer:
             "final": evals[-1]["eval"] if evals else {},
             "best": self.best,
         }
-
-
-def load_model_state(model: nn.Module, state: dict[str, Any], path: str | Path) -> None:
-    """Load ``state['model']`` strictly; a different architecture is a one-line SfclError."""
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as err:
-        detail = str(err).splitlines()[0][:160]
-        raise SfclError(f"checkpoint {path} does not fit this architecture ({detail})") from None
-
-
-def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
-    """Rebuild the model a checkpoint was trained with and load its weights (eval mode)."""
-    state = load_checkpoint(path)
-    cfg = config_from_dict(state["config"])
-    cfg.model.pretrained = None  # the checkpoint holds every weight
-    model = build_model(cfg.model, int(state["num_classes"]), (cfg.data.height, cfg.data.width))
-    load_model_state(model, state, path)
-    return model.to(device).eval(), cfg
 
 
 def train(cfg: Config, resume: str | Path | None = None) -> dict[str, Any]:

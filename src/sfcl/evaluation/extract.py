@@ -13,9 +13,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from sfcl.data.base import Sample
+from sfcl.config import Config
+from sfcl.data.base import ReIDDataset, Sample
 from sfcl.data.dataset import ImageDataset
 from sfcl.data.transforms import build_transforms
+from sfcl.errors import SfclError
+from sfcl.evaluation.protocols import evaluate
 from sfcl.modality import MODALITIES
 
 
@@ -62,3 +65,19 @@ def extract_features(
     features = torch.cat(chunks) if chunks else torch.empty(0, 0)
     assert features.shape[0] == len(samples), (features.shape, len(samples))
     return features
+
+
+def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: torch.device) -> dict[str, dict]:
+    """Extract test features once and run every configured protocol; percent metrics per protocol."""
+    protocols = cfg.eval.protocols or list(dataset.protocols[:1])
+    for name in protocols:
+        if name not in dataset.protocols:
+            raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} (valid: {', '.join(dataset.protocols)})")
+    feats = extract_features(
+        model, dataset.test, cfg.data.height, cfg.data.width, batch_size=cfg.data.test_batch_size,
+        workers=cfg.data.workers, device=device, channels_last=cfg.train.channels_last, flip=cfg.eval.flip,
+    )
+    return {
+        name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta)
+        for name in protocols
+    }

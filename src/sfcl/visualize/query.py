@@ -126,7 +126,8 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
                   gallery_modality: str | None = None, topk: int = 10, cache_dir: str | Path | None = None,
                   use_cache: bool = True, device: str = "auto", save: str | Path | None = None) -> QueryResult:
     """Rank the images under ``gallery`` for ``image``; see the module docstring. ``save`` writes a picture."""
-    from sfcl.engine.trainer import model_from_checkpoint, resolve_device
+    from sfcl.engine.checkpoint import model_from_checkpoint
+    from sfcl.engine.runtime import resolve_device
 
     if modality not in MODALITIES:
         raise SfclError(f"modality {modality!r}: expected vis or nir")

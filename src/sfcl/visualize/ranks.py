@@ -78,7 +78,9 @@ def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, 
                    topk: int = 10, protocol: str | None = None, trial: int = 0,
                    device: str = "auto") -> list[RankedQuery]:
     """Rank the protocol's gallery for ``num_queries`` of its queries with the checkpoint's model."""
-    from sfcl.engine.trainer import load_dataset, model_from_checkpoint, resolve_device
+    from sfcl.data.loaders import load_dataset
+    from sfcl.engine.checkpoint import model_from_checkpoint
+    from sfcl.engine.runtime import resolve_device
     from sfcl.evaluation.extract import extract_features
     from sfcl.evaluation.protocols import PROTOCOLS, build_trials
 

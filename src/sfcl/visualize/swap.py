@@ -156,7 +156,8 @@ def visualize_swap(vis: str | Path, nir: str | Path, out: str | Path, checkpoint
     vis_rgb, nir_rgb = read_rgb(vis, "vis"), read_rgb(nir, "nir")
     features = None
     if checkpoint is not None:
-        from sfcl.engine.trainer import model_from_checkpoint, resolve_device
+        from sfcl.engine.checkpoint import model_from_checkpoint
+        from sfcl.engine.runtime import resolve_device
 
         torch_device = resolve_device(device)
         model, cfg = model_from_checkpoint(checkpoint, torch_device)
