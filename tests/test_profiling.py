@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from sfcl.analysis.profiling import FFT_FORMULAS, PAPER, count_flops, fft_flops, format_profile, profile
 from sfcl.cli import main
 from sfcl.config import load_config
 from sfcl.models import build_model
 from sfcl.models.selective_scan import count_scan_flops, selective_scan, selective_scan_flops
-from sfcl.profiling import FFT_FORMULAS, PAPER, count_flops, fft_flops, format_profile, profile
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 ROWS = ["base", "cfam", "cfam_sfim", "sfcl"]

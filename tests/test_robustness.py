@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from sfcl.analysis.robustness import CHART_NAME, CHART_SIZE, METRICS, RESULTS_NAME, parse_ratios, ratio_key, robustness_curve
 from sfcl.data.synthvi import synthesize
 from sfcl.data.sysu import load_sysu
 from sfcl.engine.checkpoint import model_from_checkpoint
 from sfcl.engine.trainer import train
 from sfcl.evaluation.extract import evaluate_model
-from sfcl.robustness import CHART_NAME, CHART_SIZE, METRICS, RESULTS_NAME, parse_ratios, ratio_key, robustness_curve
 from tests.cli_helpers import run_cli
 from tests.engine.conftest import tiny_config
 

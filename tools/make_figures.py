@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PNG_LIMIT = 300_000  # bytes: the README pictures stay small in the repository
 NAMES = ("swap", "spectra", "ranks", "query", "robustness")
 sys.path.insert(0, str(ROOT / "src"))
+from sfcl.analysis.robustness import CHART_NAME, DEFAULT_RATIOS, format_curves, robustness_curve  # noqa: E402
 from sfcl.config import load_config  # noqa: E402
 from sfcl.data.synthvi import SynthConfig, split_ids, synthesize  # noqa: E402
 from sfcl.engine.trainer import Trainer  # noqa: E402
 from sfcl.occlusion.build import occlude_dataset  # noqa: E402
-from sfcl.robustness import CHART_NAME, DEFAULT_RATIOS, format_curves, robustness_curve  # noqa: E402
 from sfcl.visualize.drawing import stack_rows  # noqa: E402
 from sfcl.visualize.images import save_png  # noqa: E402
 from sfcl.visualize.query import query_gallery  # noqa: E402

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sfcl.cli_occlusion import add_occlusion_parsers
+from sfcl.cli.occlusion import add_parsers as add_occlusion_parsers
 from sfcl.errors import SfclError
 from sfcl.occlusion.build import occlude_dataset
 from sfcl.occlusion.grid import render_grid

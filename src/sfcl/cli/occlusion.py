@@ -1,6 +1,6 @@
 """``sfcl occlude`` and ``sfcl sol``: thin parsers over ``sfcl.occlusion`` (parse, call one function, print).
 
-``sfcl.cli.build_parser`` registers them with ``add_occlusion_parsers(sub)``.
+``sfcl.cli.build_parser`` registers them with ``add_parsers(sub)``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _cmd_sol_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_occlusion_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``occlude`` and ``sol {build,export,info}`` on the ``sfcl`` subparsers."""
     p = sub.add_parser("occlude", help="build Occ-SYSU-MM01 / Occ-RegDB / Occ-LLCM (source layout + manifest)")
     p.add_argument("--dataset", choices=["sysu", "regdb", "llcm"], default=None)

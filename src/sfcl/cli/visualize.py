@@ -1,23 +1,14 @@
 """``sfcl visualize {swap,spectra,ranks}`` and ``sfcl query``: thin parsers over ``sfcl.visualize``.
 
-``sfcl.cli.build_parser`` registers them with ``add_visualize_parsers(sub)``.
+``sfcl.cli.build_parser`` registers them with ``add_parsers(sub)``.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from sfcl.cli.args import size
 from sfcl.errors import SfclError
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected HEIGHTxWIDTH, e.g. 288x144") from None
-    if height < 2 or width < 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected at least 2x2")
-    return height, width
 
 
 def _cmd_swap(args: argparse.Namespace) -> int:
@@ -66,7 +57,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_visualize_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``visualize {swap,spectra,ranks}`` and ``query`` on the ``sfcl`` subparsers."""
     p = sub.add_parser("visualize", help="figures: amplitude/phase swap, dataset spectra, rank lists")
     vis = p.add_subparsers(dest="visualize_command", required=True)
@@ -85,7 +76,7 @@ def add_visualize_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--occluded-root", default=None, help="its occluded copy made by sfcl occlude")
     s.add_argument("--dataset", default="sysu", choices=["sysu", "regdb", "llcm"], help="layout of --data-root")
     s.add_argument("--max-images", type=int, default=400, help="images per modality (evenly spaced)")
-    s.add_argument("--size", type=_size, default=(288, 144), help="HEIGHTxWIDTH images are resized to")
+    s.add_argument("--size", type=size, default=(288, 144), help="HEIGHTxWIDTH images are resized to")
     s.set_defaults(func=_cmd_spectra)
 
     s = vis.add_parser("ranks", help="ranked gallery pictures for test queries of a checkpoint's dataset")

@@ -1,6 +1,6 @@
-"""``sfcl robustness``: a thin parser over :func:`sfcl.robustness.robustness_curve`.
+"""``sfcl robustness``: a thin parser over :func:`sfcl.analysis.robustness.robustness_curve`.
 
-``sfcl.cli.build_parser`` registers it with ``add_robustness_parsers(sub)``.
+``sfcl.cli.build_parser`` registers it with ``add_parsers(sub)``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ DEFAULT_RATIOS = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7"
 
 
 def _cmd_robustness(args: argparse.Namespace) -> int:
-    from sfcl.robustness import CHART_NAME, RESULTS_NAME, format_curves, robustness_curve
+    from sfcl.analysis.robustness import CHART_NAME, RESULTS_NAME, format_curves, robustness_curve
 
     curves = robustness_curve(args.checkpoint, args.dataset, args.data_root, args.out, ratios=args.ratios,
                               protocol=args.protocol, seed=args.seed, workers=args.workers, trial=args.trial,
@@ -22,7 +22,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_robustness_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``robustness`` on the ``sfcl`` subparsers."""
     p = sub.add_parser("robustness", help="R1/mAP of checkpoints against the occlusion ratio of query and gallery")
     p.add_argument("--checkpoint", action="append", required=True,

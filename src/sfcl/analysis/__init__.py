@@ -1,0 +1,2 @@
+"""Analysis tools beside the training core: model size and latency (``profiling``), accuracy
+against the occlusion ratio (``robustness``)."""

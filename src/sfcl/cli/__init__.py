@@ -1,0 +1,41 @@
+"""The ``sfcl`` console script: parses, calls one library function, prints.
+
+One module per command family registers its parsers (``add_parsers(sub)``): ``demo``,
+``synth``, ``train``, ``evaluate`` (eval), ``occlusion`` (occlude, sol), ``visualize`` (visualize,
+query), ``robustness``, ``profile``. User mistakes surface as
+:class:`~sfcl.errors.SfclError`: one line on stderr and exit code 2. Bugs still raise
+tracebacks. ``python -m sfcl.cli`` (and ``torchrun -m sfcl.cli``) runs :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from sfcl.cli import demo, evaluate, occlusion, profile, robustness, synth, train, visualize
+from sfcl.errors import SfclError
+
+COMMAND_MODULES = (demo, synth, occlusion, visualize, robustness, train, evaluate, profile)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sfcl", description="Occluded visible-infrared person re-identification (SFCL).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    try:
+        return args.func(args)
+    except SfclError as err:
+        print(f"sfcl: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sfcl: interrupted (checkpoints are written atomically; continue with --resume)", file=sys.stderr)
+        return 130

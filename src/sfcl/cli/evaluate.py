@@ -1,0 +1,53 @@
+"""``sfcl eval``: score a checkpoint or saved features under a protocol."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sfcl.errors import SfclError
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from sfcl.evaluation.protocols import evaluate, format_table
+
+    if (args.checkpoint is None) == (args.features is None):
+        raise SfclError("sfcl eval: give exactly one of --checkpoint PATH or --features FILE")
+    if args.features is not None:
+        from sfcl.evaluation.features import load_features
+
+        feats, samples = load_features(args.features)
+        names = args.protocol or ["sysu-all-single"]
+        results = {name: evaluate(name, feats, samples, num_trials=args.trials) for name in names}
+    else:
+        from sfcl.data.loaders import load_dataset
+        from sfcl.engine.checkpoint import model_from_checkpoint
+        from sfcl.engine.runtime import resolve_device
+        from sfcl.evaluation.extract import evaluate_model
+
+        device = resolve_device(args.device)
+        model, cfg = model_from_checkpoint(args.checkpoint, device)
+        if args.data_root is not None:
+            cfg.data.root = args.data_root
+        if args.protocol:
+            cfg.eval.protocols = args.protocol
+        cfg.eval.num_trials = args.trials
+        results = evaluate_model(model, load_dataset(cfg), cfg, device)
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"results: {args.json}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="run an evaluation protocol on a checkpoint or on saved features")
+    p.add_argument("--checkpoint", default=None, help="checkpoint written by sfcl train")
+    p.add_argument("--features", default=None, help=".pt/.npz features file (feats, pids, cams, modalities)")
+    p.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint config's)")
+    p.add_argument("--protocol", action="append", default=None, help="protocol name; repeat for several")
+    p.add_argument("--trials", type=int, default=10, help="gallery trials (SYSU-MM01, LLCM)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.set_defaults(func=_cmd_eval)
