@@ -72,7 +72,7 @@ def test_csc_zero_when_neighbours_agree_and_gradients_flow():
     semantic_consistency_loss(logits, emb, modality, 3).backward()
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
     one_modality = semantic_consistency_loss(logits, emb, torch.zeros(12, dtype=torch.long), 3)
-    assert float(one_modality) == 0.0
+    assert one_modality.item() == 0.0
 
 
 def test_csc_gradient_is_bitwise_reproducible_on_two_threads():
