@@ -126,7 +126,7 @@ def bar_chart(rows: dict[str, dict], path: Path, title: str) -> Path:
     """Grouped bars (R1, mAP) per ablation row with std error bars and the means written on top; CHART_SIZE px."""
     from matplotlib.figure import Figure
 
-    from sfcl.visualize.images import save_figure
+    from sfcl.fileio import save_figure
 
     dpi = 100
     fig = Figure(figsize=(CHART_SIZE[0] / dpi, CHART_SIZE[1] / dpi))

@@ -62,3 +62,18 @@ def test_no_import_cycle_in_sfcl():
     graph = import_graph()
     assert "sfcl.occlusion.library" in graph and graph["sfcl.occlusion.procedural"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_no_cycle_between_subpackages():
+    # layering: the engine never reaches up into visualize, analysis, occlusion or the CLI
+    packages: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        source = module.split(".")[1] if "." in module else "(root)"
+        packages.setdefault(source, set())
+        for target in targets:
+            other = target.split(".")[1] if "." in target else "(root)"
+            packages.setdefault(other, set())
+            if other != source:
+                packages[source].add(other)
+    assert find_cycle(packages) is None, " -> ".join(find_cycle(packages))
+    assert not packages["engine"] & {"visualize", "analysis", "occlusion", "cli"}

@@ -9,12 +9,15 @@ module has no side effect (the umask is left alone).
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from sfcl.errors import SfclError
 
 TMP_SUFFIX = ".sfcl-tmp"
 
@@ -64,3 +67,24 @@ def atomic_copy(src: str | Path, dst: str | Path, durable: bool = False) -> None
     """Copy the bytes of ``src`` to ``dst`` atomically (see :func:`atomic_write`)."""
     with open(src, "rb") as source:
         atomic_write(dst, lambda handle: shutil.copyfileobj(source, handle), durable=durable)
+
+
+def check_png_name(path: str | Path) -> None:
+    """Refuse an output name that does not end in .png (before any work is done)."""
+    if Path(path).suffix.lower() != ".png":
+        raise SfclError(f"output {path}: expected a file name ending in .png")
+
+
+def save_figure(figure, path: str | Path, dpi: int) -> Path:
+    """Render a matplotlib ``Figure`` (Agg canvas) to PNG at ``dpi``, atomically; returns the path.
+
+    No ``bbox_inches="tight"``: the picture is exactly ``figsize * dpi`` pixels.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    check_png_name(path)
+    FigureCanvasAgg(figure)
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, buf.getvalue(), durable=False)
+    return Path(path)

@@ -146,7 +146,7 @@ def draw_chart(curves: dict[str, dict[str, dict[str, float]]], path: str | Path,
     """Two panels, R1 and mAP against the occlusion ratio, one line per checkpoint; CHART_SIZE pixels."""
     from matplotlib.figure import Figure
 
-    from sfcl.visualize.images import save_figure
+    from sfcl.fileio import save_figure
 
     dpi = 100
     fig = Figure(figsize=(CHART_SIZE[0] / dpi, CHART_SIZE[1] / dpi))

@@ -14,7 +14,7 @@ def draw_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
     """Left: each loss term's epoch mean (log scale); right: R1 and mAP of every evaluated epoch."""
     from matplotlib.figure import Figure
 
-    from sfcl.visualize.images import save_figure
+    from sfcl.fileio import save_figure
 
     dpi = 100
     fig = Figure(figsize=(CURVES_SIZE[0] / dpi, CURVES_SIZE[1] / dpi))

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sfcl.errors import SfclError
-from sfcl.fileio import atomic_write
+from sfcl.fileio import atomic_write, check_png_name
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 GREY_TOLERANCE = 2.0
@@ -105,31 +105,10 @@ def to_unit(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
 
 
-def check_png_name(path: str | Path) -> None:
-    """Refuse an output name that does not end in .png (before any work is done)."""
-    if Path(path).suffix.lower() != ".png":
-        raise SfclError(f"output {path}: expected a file name ending in .png")
-
-
 def save_png(path: str | Path, rgb: np.ndarray) -> Path:
     """Write uint8 (H, W, 3) ``rgb`` to ``path`` as PNG, atomically; returns the path."""
     check_png_name(path)
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buf, format="PNG")
-    atomic_write(path, buf.getvalue(), durable=False)
-    return Path(path)
-
-
-def save_figure(figure, path: str | Path, dpi: int) -> Path:
-    """Render a matplotlib ``Figure`` (Agg canvas) to PNG at ``dpi``, atomically; returns the path.
-
-    No ``bbox_inches="tight"``: the picture is exactly ``figsize * dpi`` pixels.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    check_png_name(path)
-    FigureCanvasAgg(figure)
-    buf = io.BytesIO()
-    figure.savefig(buf, format="png", dpi=dpi)
     atomic_write(path, buf.getvalue(), durable=False)
     return Path(path)

@@ -28,10 +28,10 @@ import torch
 
 from sfcl.data.base import Sample
 from sfcl.errors import SfclError
-from sfcl.fileio import atomic_write
+from sfcl.fileio import atomic_write, check_png_name
 from sfcl.modality import MODALITIES, other
 from sfcl.visualize.drawing import GREY, rank_row
-from sfcl.visualize.images import check_png_name, file_sha256, list_images, modality_of, read_rgb, save_png
+from sfcl.visualize.images import file_sha256, list_images, modality_of, read_rgb, save_png
 from sfcl.visualize.ranks import cosine_distance
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,8 @@ import cv2
 import numpy as np
 
 from sfcl.errors import SfclError
-from sfcl.visualize.images import check_png_name, read_rgb, save_figure
+from sfcl.fileio import check_png_name, save_figure
+from sfcl.visualize.images import read_rgb
 from sfcl.visualize.swap import centred_log_amplitude
 
 TOP_FRACTION = 0.1

@@ -28,9 +28,10 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from sfcl.fileio import check_png_name, save_figure
 from sfcl.modality import INDEX
 from sfcl.models.spectrum import decompose, recombine
-from sfcl.visualize.images import check_png_name, read_rgb, save_figure, to_unit
+from sfcl.visualize.images import read_rgb, to_unit
 
 PIXEL_PHASE_EPS = 1e-8
 
