@@ -14,5 +14,5 @@ def test_names_and_indices_agree():
 
 def test_a_bad_name_is_one_clear_error():
     assert parse_modality("nir") == "nir"
-    with pytest.raises(SfclError, match="gallery: expected vis or nir, got 'rgb'"):
+    with pytest.raises(SfclError, match="gallery 'rgb': expected vis or nir"):
         parse_modality("rgb", "gallery")

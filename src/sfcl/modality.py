@@ -17,7 +17,7 @@ INDEX: dict[str, int] = {VIS: VISIBLE, NIR: INFRARED}
 def parse_modality(name: str, what: str = "modality") -> str:
     """``name`` if it is ``"vis"`` or ``"nir"``; otherwise one clear ``SfclError`` naming ``what``."""
     if name not in INDEX:
-        raise SfclError(f"{what}: expected vis or nir, got {name!r}")
+        raise SfclError(f"{what} {name!r}: expected vis or nir")
     return name
 
 

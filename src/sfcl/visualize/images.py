@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write, check_png_name
+from sfcl.modality import parse_modality
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 GREY_TOLERANCE = 2.0
@@ -71,8 +72,7 @@ def modality_of(rgb: np.ndarray) -> str:
 
 def check_modality(rgb: np.ndarray, modality: str, path: str | Path) -> None:
     """Raise :class:`SfclError` when the content of ``path`` does not fit ``modality`` (``vis``/``nir``)."""
-    if modality not in MODALITY_WORDS:
-        raise SfclError(f"modality {modality!r}: expected vis or nir")
+    parse_modality(modality)
     found = modality_of(rgb)
     if found != modality:
         what = "grey" if found == "nir" else f"in colour (channel spread {colourfulness(rgb):.1f})"

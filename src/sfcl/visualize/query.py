@@ -29,7 +29,7 @@ import torch
 from sfcl.data.base import Sample
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write, check_png_name
-from sfcl.modality import MODALITIES, other
+from sfcl.modality import MODALITIES, other, parse_modality
 from sfcl.visualize.drawing import GREY, rank_row
 from sfcl.visualize.images import file_sha256, list_images, modality_of, read_rgb, save_png
 from sfcl.visualize.ranks import cosine_distance
@@ -129,8 +129,7 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
     from sfcl.engine.checkpoint import model_from_checkpoint
     from sfcl.engine.runtime import resolve_device
 
-    if modality not in MODALITIES:
-        raise SfclError(f"modality {modality!r}: expected vis or nir")
+    parse_modality(modality)
     gallery_modality = gallery_modality or other(modality)
     if gallery_modality not in GALLERY_MODALITIES:
         raise SfclError(f"gallery modality {gallery_modality!r}: expected vis, nir or auto")
