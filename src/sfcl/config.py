@@ -26,7 +26,7 @@ from sfcl.errors import SfclError
 class DataConfig:
     """Dataset, input size and batch composition (P identities x K images per modality)."""
 
-    name: str = "sysu"  # sysu | regdb | llcm
+    name: str = "sysu"  # a registered dataset: sfcl.data.DATASETS (sysu, regdb, ...)
     root: str = "data/synthvi"
     trial: int = 1  # RegDB split 1..10
     height: int = 288

@@ -7,8 +7,19 @@ import pytest
 import torch
 
 from sfcl.errors import SfclError
-from sfcl.evaluation.metrics import EVALUATORS, eval_regdb, eval_sysu
+from sfcl.evaluation.metrics import evaluate_ranking, removal_mask
 from tests.reference.ref_eval import reference_eval
+
+# the reference's rule names (its eval_sysu / eval_regdb / eval_llcm) -> ours
+RULE = {"sysu": "drop-cam3-cam2", "regdb": "keep-all", "llcm": "drop-same-camera"}
+
+
+def eval_sysu(*args, **kw):
+    return evaluate_ranking(*args, rule=RULE["sysu"], **kw)
+
+
+def eval_regdb(*args, **kw):
+    return evaluate_ranking(*args, rule=RULE["regdb"], **kw)
 
 
 def random_problem(seed: int, num_q: int, num_g: int, num_ids: int, ties: bool):
@@ -31,7 +42,7 @@ def test_matches_reference(rule, seed, num_q, num_g, num_ids, ties):
     dist, q_pids, g_pids, q_cams, g_cams = random_problem(seed, num_q, num_g, num_ids, ties)
     if rule == "llcm":  # cameras shared between query and gallery so the same-camera rule fires
         g_cams = np.random.default_rng(seed).choice([3, 6, 1], num_g)
-    cmc, m_ap, m_inp = EVALUATORS[rule](dist, q_pids, g_pids, q_cams, g_cams)
+    cmc, m_ap, m_inp = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, rule=RULE[rule])
     ref_cmc, ref_ap, ref_inp = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
     np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
     assert m_ap == pytest.approx(ref_ap, abs=1e-6)
@@ -78,7 +89,21 @@ def test_max_rank_cut_to_gallery_size():
 def test_many_matches_per_query_take_the_sorting_path(rule):
     # 4 identities, 200 gallery images: ~50 matches per query, above the comparison path's limit
     dist, q_pids, g_pids, q_cams, g_cams = random_problem(11, 30, 200, 4, ties=True)
-    cmc, m_ap, m_inp = EVALUATORS[rule](dist, q_pids, g_pids, q_cams, g_cams)
+    cmc, m_ap, m_inp = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, rule=RULE[rule])
     ref_cmc, ref_ap, ref_inp = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
     np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
     assert (m_ap, m_inp) == pytest.approx((ref_ap, ref_inp), abs=1e-6)
+
+
+def test_removal_mask_is_what_the_rules_drop():
+    q_pids, g_pids = np.array([1, 2]), np.array([1, 1, 2])
+    q_cams, g_cams = np.array([3, 6]), np.array([2, 3, 2])
+    assert removal_mask("drop-cam3-cam2", q_pids, g_pids, q_cams, g_cams).tolist() == [[True, False, True],
+                                                                                        [False, False, False]]
+    assert removal_mask("drop-same-camera", q_pids, g_pids, q_cams, g_cams).tolist() == [[False, True, False],
+                                                                                          [False, False, False]]
+    assert not removal_mask("keep-all", q_pids, g_pids, q_cams, g_cams).any()
+    with pytest.raises(SfclError, match="unknown scoring rule"):
+        removal_mask("sysu", q_pids, g_pids, q_cams, g_cams)
+    with pytest.raises(SfclError, match="needs the query and gallery cameras"):
+        evaluate_ranking(np.zeros((2, 3)), q_pids, g_pids, rule="drop-same-camera")

@@ -43,9 +43,9 @@ def test_sysu_removal_rule_and_query_picking():
 
     query = [Sample("q", 1, 3, "nir"), Sample("q", 1, 6, "nir")]
     gallery = [Sample("g", 1, 2, "vis"), Sample("g", 2, 2, "vis"), Sample("g", 1, 1, "vis")]
-    assert removed_pairs("sysu", query, gallery).tolist() == [[True, True, False], [False, False, False]]
-    assert removed_pairs("llcm", [Sample("q", 1, 2, "nir")], gallery).tolist() == [[True, False, False]]
-    assert not removed_pairs("regdb", query, gallery).any()
+    assert removed_pairs("drop-cam3-cam2", query, gallery).tolist() == [[True, True, False], [False, False, False]]
+    assert removed_pairs("drop-same-camera", [Sample("q", 1, 2, "nir")], gallery).tolist() == [[True, False, False]]
+    assert not removed_pairs("keep-all", query, gallery).any()
     assert pick_queries(20, 4).tolist() == [0, 6, 13, 19] and pick_queries(3, 8).tolist() == [0, 1, 2]
     with pytest.raises(SfclError, match="num_queries=0"):
         pick_queries(5, 0)

@@ -105,7 +105,7 @@ def ratio_root(dataset: str, data_root: Path, out: Path, ratio: float, seed: int
 
 
 def load_test_dataset(dataset: str, root: Path, trial: int | None) -> ReIDDataset:
-    return build_dataset(dataset, root, **({"trial": trial} if dataset == "regdb" and trial is not None else {}))
+    return build_dataset(dataset, root, **({"trial": trial} if trial is not None else {}))
 
 
 def score(item: Scored, data: ReIDDataset, device: torch.device) -> dict[str, float]:

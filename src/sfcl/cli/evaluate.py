@@ -14,12 +14,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if (args.checkpoint is None) == (args.features is None):
         raise SfclError("sfcl eval: give exactly one of --checkpoint PATH or --features FILE")
+    if args.trials is not None and args.trials < 1:
+        raise SfclError(f"sfcl eval --trials {args.trials}: expected at least 1")
     if args.features is not None:
         from sfcl.evaluation.features import load_features
 
         feats, samples = load_features(args.features)
         names = args.protocol or ["sysu-all-single"]
-        results = {name: evaluate(name, feats, samples, num_trials=args.trials) for name in names}
+        trials = 10 if args.trials is None else args.trials
+        results = {name: evaluate(name, feats, samples, num_trials=trials) for name in names}
     else:
         from sfcl.data.loaders import load_dataset
         from sfcl.engine.checkpoint import model_from_checkpoint
@@ -32,7 +35,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             cfg.data.root = args.data_root
         if args.protocol:
             cfg.eval.protocols = args.protocol
-        cfg.eval.num_trials = args.trials
+        if args.trials is not None:
+            cfg.eval.num_trials = args.trials
         results = evaluate_model(model, load_dataset(cfg), cfg, device)
     print(format_table(results))
     if args.json:
@@ -47,7 +51,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", default=None, help=".pt/.npz features file (feats, pids, cams, modalities)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint config's)")
     p.add_argument("--protocol", action="append", default=None, help="protocol name; repeat for several")
-    p.add_argument("--trials", type=int, default=10, help="gallery trials (SYSU-MM01, LLCM)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="gallery trials of the sampled-gallery protocols (default: the checkpoint config's "
+                        "eval.num_trials; 10 for --features)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.set_defaults(func=_cmd_eval)

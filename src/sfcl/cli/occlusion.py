@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from sfcl.data import dataset_names
 from sfcl.errors import SfclError
 
 
@@ -75,8 +76,8 @@ def _cmd_sol_info(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``occlude`` and ``sol {build,export,info}`` on the ``sfcl`` subparsers."""
-    p = sub.add_parser("occlude", help="build Occ-SYSU-MM01 / Occ-RegDB / Occ-LLCM (source layout + manifest)")
-    p.add_argument("--dataset", choices=["sysu", "regdb", "llcm"], default=None)
+    p = sub.add_parser("occlude", help="build the occluded copy of a dataset (Occ-SYSU-MM01 etc.: source layout + manifest)")
+    p.add_argument("--dataset", choices=dataset_names(), default=None)
     p.add_argument("--src", required=True, help="the original dataset root")
     p.add_argument("--out", required=True, help="output folder (same layout as --src)")
     p.add_argument("--splits", default=None, help="comma-separated subset of train,query,gallery (default: all)")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sfcl.data import dataset_names
+
 DEFAULT_RATIOS = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7"
 
 
@@ -27,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("robustness", help="R1/mAP of checkpoints against the occlusion ratio of query and gallery")
     p.add_argument("--checkpoint", action="append", required=True,
                    help="checkpoint written by sfcl train (repeat for several lines on the chart)")
-    p.add_argument("--dataset", default="sysu", choices=["sysu", "regdb", "llcm"], help="layout of --data-root")
+    p.add_argument("--dataset", default="sysu", choices=dataset_names(), help="layout of --data-root")
     p.add_argument("--data-root", required=True, help="the clean dataset folder (SynthVI works)")
     p.add_argument("--out", required=True, help="folder for ratio_*/ builds, robustness.json and robustness.png")
     p.add_argument("--ratios", default=DEFAULT_RATIOS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from sfcl.cli.args import size
+from sfcl.data import dataset_names
 from sfcl.errors import SfclError
 
 
@@ -74,7 +75,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data-root", required=True, help="dataset folder (SYSU-MM01 layout; SynthVI works)")
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--occluded-root", default=None, help="its occluded copy made by sfcl occlude")
-    s.add_argument("--dataset", default="sysu", choices=["sysu", "regdb", "llcm"], help="layout of --data-root")
+    s.add_argument("--dataset", default="sysu", choices=dataset_names(), help="layout of --data-root")
     s.add_argument("--max-images", type=int, default=400, help="images per modality (evenly spaced)")
     s.add_argument("--size", type=size, default=(288, 144), help="HEIGHTxWIDTH images are resized to")
     s.set_defaults(func=_cmd_spectra)

@@ -2,7 +2,7 @@
 
 A loader reads a dataset folder exactly as its authors ship it and returns a
 :class:`ReIDDataset`: the training images of both modalities, and every test
-image once (``test``). Evaluation protocols (``sfcl.evaluation.protocols``)
+image once (``test``). Evaluation protocols (``sfcl.data.spec.Protocol``)
 pick query and gallery *indices* into ``test`` per trial, so features are
 extracted once and the ten SYSU-MM01 gallery trials only index them.
 """
@@ -42,14 +42,16 @@ class ReIDDataset:
     """A cross-modal re-identification dataset as loaded from disk.
 
     Attributes:
-        name: ``"sysu"``, ``"regdb"``, ``"llcm"`` (occluded variants load the same way).
+        name: the registry name of its :class:`~sfcl.data.spec.DatasetSpec` (occluded
+            variants load the same way).
         root: the dataset folder.
         train: training images of both modalities, ``label`` set.
         test: every test image once, in the order the protocol expects
             (sorted by identity, camera, file name).
         num_classes: number of training identities.
-        protocols: protocol names valid for this dataset (``sfcl.evaluation.protocols``).
         meta: loader-specific extras (e.g. RegDB trial, SYSU multi-shot permutation file).
+
+    ``protocols`` (property): the protocol names its spec declares.
     """
 
     name: str
@@ -57,8 +59,13 @@ class ReIDDataset:
     train: list[Sample]
     test: list[Sample]
     num_classes: int
-    protocols: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        from sfcl.data import dataset_spec
+
+        return dataset_spec(self.name).protocol_names
 
     def train_of(self, modality: str) -> list[Sample]:
         return [s for s in self.train if s.modality == modality]

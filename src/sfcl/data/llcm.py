@@ -15,18 +15,26 @@ that stores ids directly with the camera encoded otherwise is not supported).
 LLCM cameras hold both), then file name; modality follows the folder
 (``test_vis`` → vis, ``test_nir`` → nir). Training cams come from a ``_c<k>_``
 token in the file name (LLCM naming), else 0.
+
+Protocols (DEEN): ``llcm-v2i`` queries every visible test image against a gallery
+of one random infrared image per identity/camera per trial (``random.Random(t)``,
+identities sorted, cameras in order); ``llcm-i2v`` swaps the modalities' roles.
+Scoring rule ``drop-same-camera``: gallery items of the query's identity and
+camera are dropped; the CMC counts distinct identities.
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from sfcl.data.base import ReIDDataset, Sample, require_dir
 from sfcl.data.regdb import read_list
+from sfcl.data.spec import DatasetSpec, Protocol, Trial, by_modality, groups, seeded_gallery
 from sfcl.errors import SfclError
+from sfcl.modality import NIR, VIS, other
 
-PROTOCOLS: tuple[str, ...] = ("llcm-v2i", "llcm-i2v")
 _CAM_RE = re.compile(r"^cam(\d+)$")
 _FILE_CAM_RE = re.compile(r"_c(\d+)_")
 
@@ -67,10 +75,34 @@ def load_llcm(root: str | Path) -> ReIDDataset:
         raise SfclError(f"no training images in {idx}/train_{{vis,nir}}.txt: expected 'path label' lines")
     pids = sorted({pid for _, pid in train_v + train_n})
     labels = {pid: i for i, pid in enumerate(pids)}
-    train = [Sample(str(p), pid, _file_cam(p), "vis", labels[pid]) for p, pid in train_v]
-    train += [Sample(str(p), pid, _file_cam(p), "nir", labels[pid]) for p, pid in train_n]
-    test = _scan_test(root / "test_vis", "vis") + _scan_test(root / "test_nir", "nir")
+    train = [Sample(str(p), pid, _file_cam(p), VIS, labels[pid]) for p, pid in train_v]
+    train += [Sample(str(p), pid, _file_cam(p), NIR, labels[pid]) for p, pid in train_n]
+    test = _scan_test(root / "test_vis", VIS) + _scan_test(root / "test_nir", NIR)
     if not test:
         raise SfclError(f"no test ids under {root}/test_vis and test_nir: expected cam<k>/<id:04d>/<img> files")
-    test.sort(key=lambda s: (s.pid, s.cam, s.modality != "vis", Path(s.path).name))
-    return ReIDDataset("llcm", str(root), train, test, len(pids), PROTOCOLS, {})
+    test.sort(key=lambda s: (s.pid, s.cam, s.modality != VIS, Path(s.path).name))
+    return ReIDDataset("llcm", str(root), train, test, len(pids))
+
+
+def _trials(test: list[Sample], num_trials: int, meta: dict, query: str) -> tuple[list[Trial], str]:
+    """Every ``query``-modality test image against one seeded image per identity/camera of the other."""
+    groups_of = groups(test, modality=other(query))
+    pids = sorted({pid for pid, _ in groups_of})
+    cams = sorted({cam for _, cam in groups_of})
+    queries = by_modality(test, query)
+    return [Trial(queries, seeded_gallery(groups_of, pids, cams, t)) for t in range(num_trials)], "seeded"
+
+
+SPEC = DatasetSpec(
+    name="llcm",
+    title="LLCM",
+    load=load_llcm,
+    options=(),
+    protocols=(
+        Protocol("llcm-v2i", "LLCM visible to infrared", partial(_trials, query=VIS), "drop-same-camera"),
+        Protocol("llcm-i2v", "LLCM infrared to visible", partial(_trials, query=NIR), "drop-same-camera"),
+    ),
+    query_modality=VIS,
+    infrared_query_protocol="llcm-i2v",
+)
+PROTOCOLS: tuple[str, ...] = SPEC.protocol_names

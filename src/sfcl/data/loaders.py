@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from sfcl.config import Config
-from sfcl.data import build_dataset
+from sfcl.config import Config, DataConfig
+from sfcl.data import build_dataset, dataset_spec
 from sfcl.data.base import ReIDDataset
 from sfcl.data.dataset import ImageDataset
 from sfcl.data.samplers import CrossModalIdentitySampler
@@ -14,17 +14,22 @@ from sfcl.data.transforms import build_transforms
 from sfcl.errors import SfclError
 from sfcl.modality import INDEX, MODALITIES
 
+OPTION_KEYS: tuple[str, ...] = ("trial", "eval_split")  # data.* keys only some datasets' loaders take
+
 
 def load_dataset(cfg: Config) -> ReIDDataset:
-    """The dataset of ``cfg.data``; ``eval_split: val`` (SYSU layout) trains on exp/train_id.txt only
-    and evaluates on exp/val_id.txt, for choosing settings without the test identities."""
-    kwargs = {"trial": cfg.data.trial} if cfg.data.name == "regdb" else {}
-    if cfg.data.eval_split == "val":
-        if cfg.data.name != "sysu":
-            raise SfclError(f"config key data.eval_split: val needs the SYSU layout's exp/val_id.txt, "
-                            f"dataset is {cfg.data.name}")
-        kwargs["eval_split"] = "val"
-    return build_dataset(cfg.data.name, cfg.data.root, **kwargs)
+    """The dataset of ``cfg.data``, loaded with the ``data.*`` options its spec takes (e.g. RegDB's
+    ``trial``; ``eval_split: val`` on the SYSU layout trains on exp/train_id.txt only and evaluates on
+    exp/val_id.txt, for choosing settings without the test identities). An option set away from its
+    default for a dataset that does not take it is an error, not ignored."""
+    spec = dataset_spec(cfg.data.name)
+    defaults = DataConfig()
+    for key in OPTION_KEYS:
+        value = getattr(cfg.data, key)
+        if key not in spec.options and value != getattr(defaults, key):
+            raise SfclError(f"config key data.{key}: {value!r} does not apply to dataset {spec.name} "
+                            f"({spec.title} takes {', '.join('data.' + k for k in spec.options) or 'no options'})")
+    return build_dataset(spec.name, cfg.data.root, **{key: getattr(cfg.data, key) for key in spec.options})
 
 
 def build_train_loader(cfg: Config, dataset: ReIDDataset, rank: int = 0,

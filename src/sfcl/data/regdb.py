@@ -11,17 +11,25 @@ Each list line is ``relative/path label`` (path relative to ``root``, e.g.
 cam 1, thermal cam 2. Training labels are the contiguous index over the sorted
 training pids. ``test`` order: visible test images in list order, then thermal
 test images in list order (the order the AGW code reads them).
+
+Protocols: one trial per loaded split (the dataset's ``trial``); ``regdb-v2t``
+queries the visible test images against the thermal ones, ``regdb-t2v`` swaps the
+roles; scoring rule ``keep-all`` (nothing dropped, standard CMC). An occluded copy
+covers the images of every trial whose lists are present (see ``sources``).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from sfcl.data.base import ReIDDataset, Sample, require_dir, require_file
+from sfcl.data.spec import DatasetSpec, Protocol, Trial, by_modality
 from sfcl.errors import SfclError
+from sfcl.modality import NIR, VIS
 
-PROTOCOLS: tuple[str, ...] = ("regdb-v2t", "regdb-t2v")
 VIS_CAM, NIR_CAM = 1, 2
+TRIALS: tuple[int, ...] = tuple(range(1, 11))
 
 
 def read_list(root: Path, list_path: Path) -> list[tuple[Path, int]]:
@@ -49,7 +57,7 @@ def read_list(root: Path, list_path: Path) -> list[tuple[Path, int]]:
 
 def load_regdb(root: str | Path, trial: int = 1) -> ReIDDataset:
     """Load RegDB (or Occ-RegDB) trial ``trial`` (1..10) from ``root``."""
-    if not 1 <= int(trial) <= 10:
+    if int(trial) not in TRIALS:
         raise SfclError(f"RegDB trial={trial}: expected an integer 1..10")
     root = Path(root).resolve()
     require_dir(root, "RegDB dataset root")
@@ -66,8 +74,39 @@ def load_regdb(root: str | Path, trial: int = 1) -> ReIDDataset:
         raise SfclError(f"no test images in {idx}/test_*_{trial}.txt: expected 'path label' lines")
     pids = sorted({pid for _, pid in train_v + train_t})
     labels = {pid: i for i, pid in enumerate(pids)}
-    train = [Sample(str(p), pid, VIS_CAM, "vis", labels[pid]) for p, pid in train_v]
-    train += [Sample(str(p), pid, NIR_CAM, "nir", labels[pid]) for p, pid in train_t]
-    test = [Sample(str(p), pid, VIS_CAM, "vis") for p, pid in test_v]
-    test += [Sample(str(p), pid, NIR_CAM, "nir") for p, pid in test_t]
-    return ReIDDataset("regdb", str(root), train, test, len(pids), PROTOCOLS, {"trial": int(trial)})
+    train = [Sample(str(p), pid, VIS_CAM, VIS, labels[pid]) for p, pid in train_v]
+    train += [Sample(str(p), pid, NIR_CAM, NIR, labels[pid]) for p, pid in train_t]
+    test = [Sample(str(p), pid, VIS_CAM, VIS) for p, pid in test_v]
+    test += [Sample(str(p), pid, NIR_CAM, NIR) for p, pid in test_t]
+    return ReIDDataset("regdb", str(root), train, test, len(pids), {"trial": int(trial)})
+
+
+def _trials(test: list[Sample], num_trials: int, meta: dict, query: str) -> tuple[list[Trial], str]:
+    """One fixed trial: every ``query``-modality test image against every image of the other."""
+    gallery = NIR if query == VIS else VIS
+    return [Trial(by_modality(test, query), by_modality(test, gallery))], "fixed"
+
+
+def _sources(root: Path, trial: int | None) -> list[ReIDDataset]:
+    """Trial ``trial``'s split, or (``None``) every trial whose lists are present (trial 1 when none is,
+    which then fails with the loader's message naming the missing file)."""
+    if trial is not None:
+        return [load_regdb(root, trial=trial)]
+    found = [t for t in TRIALS if (Path(root) / "idx" / f"train_visible_{t}.txt").is_file()]
+    return [load_regdb(root, trial=t) for t in found or [1]]
+
+
+SPEC = DatasetSpec(
+    name="regdb",
+    title="RegDB",
+    load=load_regdb,
+    options=("trial",),
+    protocols=(
+        Protocol("regdb-v2t", "RegDB visible to thermal", partial(_trials, query=VIS), "keep-all"),
+        Protocol("regdb-t2v", "RegDB thermal to visible", partial(_trials, query=NIR), "keep-all"),
+    ),
+    query_modality=VIS,
+    infrared_query_protocol="regdb-t2v",
+    sources=_sources,
+)
+PROTOCOLS: tuple[str, ...] = SPEC.protocol_names

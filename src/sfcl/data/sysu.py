@@ -14,24 +14,53 @@ modalities. ``test`` holds every image of the test ids: pid sorted, then
 cam1..cam6, then file names sorted. ``meta["rand_perm_cam"]`` is the path of
 ``exp/rand_perm_cam.mat`` or ``data_split/rand_perm_cam.mat`` when present
 (official multi-shot gallery permutation).
+
+Protocols (AGW's ``process_query_sysu`` / ``process_gallery_sysu``):
+  query   every infrared image (cameras 3 and 6) of the test identities, in both
+          all- and indoor-search;
+  gallery per trial ``t`` in 0..9: ``random.seed(t)``, then for each test
+          identity (sorted) and each gallery camera in order (all: 1, 2, 4, 5;
+          indoor: 1, 2) one ``random.choice`` among that identity/camera's images
+          sorted by file name. We replay exactly that call sequence with a
+          private ``random.Random(t)`` (same generator, same draws).
+  multi-shot: 10 images per identity/camera. With the official
+          ``rand_perm_cam.mat`` (``meta["rand_perm_cam"]``) the first 10 image
+          numbers of ``rand_perm_cam[cam-1][0][pid-1][t]`` are taken, as the
+          official evaluation does; without it ``random.Random(t).sample`` of
+          min(10, n) in the same loop order ("seeded"). The results say which.
+  scoring: rule ``drop-cam3-cam2`` (queries of camera 3 lose the gallery items of
+          camera 2, which films the same room) with an identity-de-duplicated CMC.
+
+Scene of each camera (scene-aware occluders): cams 1, 2, 3 indoor, 4, 5, 6 outdoor.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from sfcl.data.base import ReIDDataset, Sample, require_dir, require_file
+from sfcl.data.spec import DatasetSpec, Protocol, Trial, groups, indices, seeded_gallery
 from sfcl.errors import SfclError
+from sfcl.modality import NIR, VIS
 
 VIS_CAMS: tuple[int, ...] = (1, 2, 4, 5)
 NIR_CAMS: tuple[int, ...] = (3, 6)
 ALL_CAMS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
-PROTOCOLS: tuple[str, ...] = ("sysu-all-single", "sysu-indoor-single", "sysu-all-multi", "sysu-indoor-multi")
+GALLERY_CAMS: dict[str, tuple[int, ...]] = {"all": VIS_CAMS, "indoor": (1, 2)}
+INDOOR_CAMS: tuple[int, ...] = (1, 2, 3)
+MULTI_SHOT = 10
 
 
 def cam_modality(cam: int) -> str:
     """``"vis"`` for cams 1, 2, 4, 5; ``"nir"`` for cams 3, 6."""
-    return "nir" if cam in NIR_CAMS else "vis"
+    return NIR if cam in NIR_CAMS else VIS
+
+
+def scene_of(cam: int) -> str:
+    return "indoor" if cam in INDOOR_CAMS else "outdoor" if cam in ALL_CAMS else "any"
 
 
 def read_id_file(path: Path) -> list[int]:
@@ -91,4 +120,59 @@ def load_sysu(root: str | Path, eval_split: str = "test") -> ReIDDataset:
         if cand.is_file():
             meta["rand_perm_cam"] = str(cand)
             break
-    return ReIDDataset("sysu", str(root), train, test, len(train_pids), PROTOCOLS, meta)
+    return ReIDDataset("sysu", str(root), train, test, len(train_pids), meta=meta)
+
+
+def _perm_gallery(test: list[Sample], groups_of, pids, cams, trial: int, perm_path: str) -> list[int]:
+    """Multi-shot gallery from the official ``rand_perm_cam.mat`` (image numbers, 1-based)."""
+    from scipy.io import loadmat
+
+    perm = loadmat(perm_path)["rand_perm_cam"]
+    gallery: list[int] = []
+    for pid in pids:
+        for cam in cams:
+            by_number = {int(Path(test[i].path).stem): i for i in groups_of.get((pid, cam), [])}
+            if not by_number:
+                continue
+            numbers = np.asarray(perm[cam - 1][0].squeeze()[pid - 1][trial]).ravel()[:MULTI_SHOT]
+            gallery.extend(by_number[int(n)] for n in numbers if int(n) in by_number)
+    return gallery
+
+
+def build_trials(test: list[Sample], num_trials: int, meta: dict, mode: str, shots: int) -> tuple[list[Trial], str]:
+    """Infrared queries against a sampled visible gallery (``mode`` all / indoor, ``shots`` 1 / 10)."""
+    query = indices(test, lambda s: s.cam in NIR_CAMS)
+    cams = GALLERY_CAMS[mode]
+    groups_of = groups(test, cams=cams)
+    pids = sorted({s.pid for s in test})
+    perm_path = meta.get("rand_perm_cam")
+    use_perm = shots > 1 and perm_path is not None and Path(perm_path).is_file()
+    trials = []
+    for t in range(num_trials):
+        gallery = (np.array(_perm_gallery(test, groups_of, pids, cams, t, perm_path), dtype=np.int64) if use_perm
+                   else seeded_gallery(groups_of, pids, cams, t, shots))
+        trials.append(Trial(query, gallery))
+    return trials, "rand_perm_cam" if use_perm else "seeded"
+
+
+def _protocol(mode: str, shots: int, description: str) -> Protocol:
+    name = f"sysu-{mode}-{'single' if shots == 1 else 'multi'}"
+    return Protocol(name, description, partial(build_trials, mode=mode, shots=shots), "drop-cam3-cam2")
+
+
+SPEC = DatasetSpec(
+    name="sysu",
+    title="SYSU-MM01",
+    load=load_sysu,
+    options=("eval_split",),
+    protocols=(
+        _protocol("all", 1, "SYSU-MM01 all-search, single-shot"),
+        _protocol("indoor", 1, "SYSU-MM01 indoor-search, single-shot"),
+        _protocol("all", MULTI_SHOT, "SYSU-MM01 all-search, multi-shot (10)"),
+        _protocol("indoor", MULTI_SHOT, "SYSU-MM01 indoor-search, multi-shot (10)"),
+    ),
+    query_modality=NIR,
+    infrared_query_protocol="sysu-all-single",
+    scene=scene_of,
+)
+PROTOCOLS: tuple[str, ...] = SPEC.protocol_names

@@ -1,10 +1,11 @@
-"""Evaluation: metrics (CMC, mAP, mINP), protocols (query/gallery trials), feature files."""
+"""Evaluation: metrics (CMC, mAP, mINP) under the scoring rules, protocol scoring, feature files."""
 
+from sfcl.data.spec import Trial
 from sfcl.evaluation.features import load_features, save_features
-from sfcl.evaluation.metrics import eval_llcm, eval_regdb, eval_sysu
-from sfcl.evaluation.protocols import PROTOCOLS, Trial, build_trials, evaluate, format_table
+from sfcl.evaluation.metrics import RULES, evaluate_ranking, removal_mask
+from sfcl.evaluation.protocols import build_trials, evaluate, format_table
 
 __all__ = [
-    "PROTOCOLS", "Trial", "build_trials", "eval_llcm", "eval_regdb", "eval_sysu", "evaluate",
-    "format_table", "load_features", "save_features",
+    "RULES", "Trial", "build_trials", "evaluate", "evaluate_ranking", "format_table", "load_features",
+    "removal_mask", "save_features",
 ]

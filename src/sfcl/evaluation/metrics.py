@@ -1,19 +1,23 @@
 """CMC, mAP and mINP for cross-modal re-identification, vectorised in torch.
 
-The three rules of the community reference evaluation (AGW baseline's
+The three scoring rules of the community reference evaluation (AGW baseline's
 ``eval_metrics.py``, reused by CAJ and DEEN), computed for every query at once
 on the distance matrix's device, with no per-query Python loop and no sort of
 the gallery rows: AP, INP and CMC only need the rank of each true match, which
 is counted by one batched ``searchsorted`` of every gallery distance into its
-query's (few) sorted match distances:
+query's (few) sorted match distances. A dataset's protocol names its rule
+(:class:`sfcl.data.spec.Protocol`); :func:`evaluate_ranking` applies it and
+:func:`removal_mask` (shared with the rank pictures) says what it drops:
 
-``eval_sysu``  drop gallery items of camera 2 for queries of camera 3; CMC on the
-               kept ranking de-duplicated by identity (rank k = k-th distinct
-               identity), summed over all queries and divided by the number of
-               queries that have a true match; AP and INP on the kept ranking.
-``eval_regdb`` nothing dropped; standard CMC (clipped to 1), AP, INP.
-``eval_llcm``  drop gallery items with the query's identity *and* camera; CMC
-               de-duplicated as for SYSU-MM01.
+``drop-cam3-cam2``    drop gallery items of camera 2 for queries of camera 3 (AGW's
+                      ``eval_sysu``); CMC on the kept ranking de-duplicated by
+                      identity (rank k = k-th distinct identity), summed over all
+                      queries and divided by the number of queries that have a
+                      true match; AP and INP on the kept ranking.
+``keep-all``          nothing dropped; standard CMC (clipped to 1), AP, INP (AGW's
+                      ``eval_regdb``).
+``drop-same-camera``  drop gallery items with the query's identity *and* camera;
+                      CMC de-duplicated as for ``drop-cam3-cam2`` (DEEN's rule).
 
 Conventions shared with the reference: queries without a true match in the kept
 list are skipped for AP/INP and for the CMC denominator; ``max_rank`` is cut to
@@ -26,6 +30,9 @@ fractions in [0, 1].
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -142,43 +149,64 @@ def _summarise(rank_of_match: torch.Tensor, ap, inp, valid, max_rank: int, num_g
     return cmc.cpu().numpy(), float(ap[valid].mean()), float(inp[valid].mean())
 
 
-def _dedup_protocol(distmat, q_pids, g_pids, q_cams, g_cams, max_rank: int, remove_rule: str):
+@dataclass(frozen=True)
+class Rule:
+    """A scoring rule: which gallery items each query loses, and whether the CMC counts distinct identities."""
+
+    drop: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None
+    distinct_cmc: bool
+
+
+def _drop_cam3_cam2(q_pids, g_pids, q_cams, g_cams) -> torch.Tensor:
+    return (q_cams[:, None] == 3) & (g_cams[None, :] == 2)
+
+
+def _drop_same_camera(q_pids, g_pids, q_cams, g_cams) -> torch.Tensor:
+    return (q_pids[:, None] == g_pids[None, :]) & (q_cams[:, None] == g_cams[None, :])
+
+
+RULES: dict[str, Rule] = {
+    "drop-cam3-cam2": Rule(_drop_cam3_cam2, distinct_cmc=True),
+    "keep-all": Rule(None, distinct_cmc=False),
+    "drop-same-camera": Rule(_drop_same_camera, distinct_cmc=True),
+}
+
+
+def _rule(name: str) -> Rule:
+    if name not in RULES:
+        raise SfclError(f"unknown scoring rule {name!r}: expected one of {', '.join(RULES)}")
+    return RULES[name]
+
+
+def removal_mask(rule: str, q_pids: ArrayLike, g_pids: ArrayLike, q_cams: ArrayLike | None,
+                 g_cams: ArrayLike | None) -> torch.Tensor:
+    """(Q, G) bool: the gallery items ``rule`` drops for each query (all False for ``keep-all``)."""
+    device = q_pids.device if isinstance(q_pids, torch.Tensor) else torch.device("cpu")
+    q_pids, g_pids = _as_tensor(q_pids, device).long(), _as_tensor(g_pids, device).long()
+    drop = _rule(rule).drop
+    if drop is None:
+        return torch.zeros((q_pids.numel(), g_pids.numel()), dtype=torch.bool, device=device)
+    if q_cams is None or g_cams is None:
+        raise SfclError(f"scoring rule {rule} needs the query and gallery cameras")
+    return drop(q_pids, g_pids, _as_tensor(q_cams, device).long(), _as_tensor(g_cams, device).long())
+
+
+def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_cams: ArrayLike | None = None,
+                     g_cams: ArrayLike | None = None, rule: str = "keep-all",
+                     max_rank: int = 20) -> tuple[np.ndarray, float, float]:
+    """Score ``distmat`` (Q, G), smaller = closer, under scoring ``rule`` (see the module docstring).
+
+    Returns (cmc (min(max_rank, G),), mAP, mINP) as fractions; cameras are needed by the rules that drop.
+    """
+    spec = _rule(rule)
     dist, q_pids, g_pids, q_cams, g_cams = _inputs(distmat, q_pids, g_pids, q_cams, g_cams)
     hits = g_pids[None, :] == q_pids[:, None]
-    dist = dist.clone()
-    dropped = torch.finfo(dist.dtype).max
-    if remove_rule == "sysu":  # queries of camera 3 lose every gallery item of camera 2
-        rows = (q_cams == 3).nonzero(as_tuple=True)[0][:, None]
-        cols = (g_cams == 2).nonzero(as_tuple=True)[0][None, :]
-        dist[rows, cols] = dropped
-        hits[rows, cols] = False
-    else:  # llcm: same identity and same camera
-        remove = hits & (g_cams[None, :] == q_cams[:, None])
-        dist.masked_fill_(remove, dropped)
+    if spec.drop is not None:
+        if q_cams is None or g_cams is None:
+            raise SfclError(f"scoring rule {rule} needs the query and gallery cameras")
+        remove = spec.drop(q_pids, g_pids, q_cams, g_cams)
+        dist = dist.masked_fill(remove, torch.finfo(dist.dtype).max)  # ranks after every kept match
         hits &= ~remove
-    ap, inp, _rank, distinct_before, valid = _per_query(dist, hits, g_pids)
-    return _summarise(_or_never(distinct_before + 1, valid), ap, inp, valid, max_rank, dist.shape[1])
-
-
-def eval_sysu(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_cams: ArrayLike, g_cams: ArrayLike,
-              max_rank: int = 20) -> tuple[np.ndarray, float, float]:
-    """SYSU-MM01 rule. ``distmat`` (Q, G), smaller = closer; returns (cmc (min(max_rank, G),), mAP, mINP)."""
-    return _dedup_protocol(distmat, q_pids, g_pids, q_cams, g_cams, max_rank, "sysu")
-
-
-def eval_llcm(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_cams: ArrayLike, g_cams: ArrayLike,
-              max_rank: int = 20) -> tuple[np.ndarray, float, float]:
-    """LLCM rule (DEEN): drop same identity and camera; identity-de-duplicated CMC."""
-    return _dedup_protocol(distmat, q_pids, g_pids, q_cams, g_cams, max_rank, "llcm")
-
-
-def eval_regdb(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_cams: ArrayLike | None = None,
-               g_cams: ArrayLike | None = None, max_rank: int = 20) -> tuple[np.ndarray, float, float]:
-    """RegDB rule: nothing dropped, standard CMC. Cameras are accepted and ignored."""
-    dist, q_pids, g_pids, _, _ = _inputs(distmat, q_pids, g_pids, None, None)
-    hits = g_pids[None, :] == q_pids[:, None]
-    ap, inp, first_rank, _distinct, valid = _per_query(dist.contiguous(), hits, None)
-    return _summarise(_or_never(first_rank + 1, valid), ap, inp, valid, max_rank, dist.shape[1])
-
-
-EVALUATORS = {"sysu": eval_sysu, "regdb": eval_regdb, "llcm": eval_llcm}
+    ap, inp, first_rank, distinct_before, valid = _per_query(dist, hits, g_pids if spec.distinct_cmc else None)
+    rank_of_match = distinct_before + 1 if spec.distinct_cmc else first_rank + 1
+    return _summarise(_or_never(rank_of_match, valid), ap, inp, valid, max_rank, dist.shape[1])

@@ -1,4 +1,4 @@
-"""Build Occ-SYSU-MM01 / Occ-RegDB / Occ-LLCM: ``occlude_dataset`` and ``rebuild_from_manifest``.
+"""Build an occluded dataset (Occ-SYSU-MM01, Occ-RegDB, ...): ``occlude_dataset`` and ``rebuild_from_manifest``.
 
 The output folder has the source layout (every source file is copied; the
 selected images are rewritten occluded, in their source format), so every

@@ -4,17 +4,17 @@ The dataset loaders (``sfcl.data.build_dataset``) enumerate the images, so an
 occluded dataset covers exactly what the loaders read. Roles:
 
 - ``train``: every training image (both modalities).
-- ``query`` / ``gallery``: test images by modality, following each dataset's
-  default protocol: SYSU-MM01 queries are infrared (cams 3, 6), its gallery
-  visible; RegDB (``regdb-v2t``) and LLCM (``llcm-v2i``) query with visible
-  images against an infrared/thermal gallery.
-- RegDB's ten trials split the same images differently; with ``trial=None``
-  an image's roles are the union over every trial whose lists are present, so
-  with the default (all three splits) every listed image is occluded and all
-  ten trials stay valid on the output. ``trial=t`` uses trial t's lists only.
+- ``query`` / ``gallery``: test images by modality: those of the spec's
+  ``query_modality`` (the default protocol's queries; SYSU-MM01: infrared) are
+  queries, the others gallery.
+- A dataset whose trials split the same images differently (RegDB) lists every
+  load an occluded copy covers (``DatasetSpec.source_datasets``): with
+  ``trial=None`` an image's roles are the union over every trial whose lists are
+  present, so every listed image is occluded and all trials stay valid on the
+  output; ``trial=t`` uses trial t's lists only.
 
-Scene (for scene-aware occluder choice): SYSU-MM01 cams 1, 2, 3 are indoor and
-4, 5, 6 outdoor; RegDB and LLCM images are ``any``.
+Scene (for scene-aware occluder choice): the spec's ``scene(cam)`` (SYSU-MM01:
+cams 1, 2, 3 indoor, 4, 5, 6 outdoor; ``any`` elsewhere).
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sfcl.data import build_dataset
+from sfcl.data import dataset_spec
 from sfcl.data.base import Sample
+from sfcl.data.spec import DatasetSpec
 from sfcl.errors import SfclError
 
 SPLITS: tuple[str, ...] = ("train", "query", "gallery")
-QUERY_MODALITY: dict[str, str] = {"sysu": "nir", "regdb": "vis", "llcm": "vis"}
-SYSU_INDOOR_CAMS: tuple[int, ...] = (1, 2, 3)
-SYSU_OUTDOOR_CAMS: tuple[int, ...] = (4, 5, 6)
 
 
 @dataclass(frozen=True)
@@ -56,34 +54,17 @@ def parse_splits(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(s for s in SPLITS if s in names)
 
 
-def scene_of(dataset: str, cam: int) -> str:
-    if dataset == "sysu":
-        return "indoor" if cam in SYSU_INDOOR_CAMS else "outdoor" if cam in SYSU_OUTDOOR_CAMS else "any"
-    return "any"
-
-
-def _regdb_trials(src: Path, trial: int | None) -> list[int]:
-    if trial is not None:
-        return [int(trial)]
-    found = [t for t in range(1, 11) if (src / "idx" / f"train_visible_{t}.txt").is_file()]
-    return found or [1]  # trial 1 then fails with the loader's message naming the missing file
-
-
-def _role(dataset: str, sample: Sample, train: bool) -> str:
+def _role(spec: DatasetSpec, sample: Sample, train: bool) -> str:
     if train:
         return "train"
-    return "query" if sample.modality == QUERY_MODALITY[dataset] else "gallery"
+    return "query" if sample.modality == spec.query_modality else "gallery"
 
 
 def dataset_images(dataset: str, src: str | Path, trial: int | None = None) -> list[SourceImage]:
     """Every image the loader of ``dataset`` reads under ``src``, with its roles; sorted by path."""
-    if dataset not in QUERY_MODALITY:
-        raise SfclError(f"unknown dataset {dataset!r}: expected one of {', '.join(sorted(QUERY_MODALITY))}")
-    if trial is not None and dataset != "regdb":
-        raise SfclError(f"trial={trial} given for {dataset}: trials exist only for regdb")
+    spec = dataset_spec(dataset)
     root = Path(src).resolve()
-    loads = ([build_dataset("regdb", root, trial=t) for t in _regdb_trials(root, trial)]
-             if dataset == "regdb" else [build_dataset(dataset, root)])
+    loads = spec.source_datasets(root, trial)
     found: dict[str, tuple[set[str], Sample]] = {}
     for ds in loads:
         for train, samples in ((True, ds.train), (False, ds.test)):
@@ -93,9 +74,9 @@ def dataset_images(dataset: str, src: str | Path, trial: int | None = None) -> l
                 except ValueError:
                     raise SfclError(f"image {s.path} is outside the dataset root {root}: expected lists with "
                                     "paths inside the root") from None
-                found.setdefault(rel, (set(), s))[0].add(_role(dataset, s, train))
+                found.setdefault(rel, (set(), s))[0].add(_role(spec, s, train))
     return [SourceImage(rel, tuple(r for r in SPLITS if r in roles), s.modality, s.pid, s.cam,
-                        scene_of(dataset, s.cam)) for rel, (roles, s) in sorted(found.items())]
+                        spec.scene(s.cam)) for rel, (roles, s) in sorted(found.items())]
 
 
 def fingerprint(src: Path, images: list[SourceImage]) -> str:

@@ -1,13 +1,13 @@
 """Ranked retrieval results of a checkpoint on its dataset's test split, drawn as picture rows.
 
 Queries and gallery come from the evaluation protocol (``sfcl.evaluation.protocols``):
-by default the dataset's infrared-query protocol (SYSU-MM01 all-search
-single-shot, RegDB thermal→visible, LLCM infrared→visible), gallery trial 0.
+by default the dataset's infrared-query protocol (its spec's
+``infrared_query_protocol``, e.g. SYSU-MM01 all-search single-shot), gallery trial 0.
 Features come from the evaluation's :func:`~sfcl.evaluation.extract.extract_features`
 and the ranking uses its distance (cosine; shown as ``1 - cos``, which orders
-exactly as the evaluation's ``-(q @ g.T)``), with the protocol's removal rule
-(SYSU: gallery camera 2 for queries of camera 3; LLCM: same identity and
-camera). ``num_queries`` queries are taken evenly spaced over the query list.
+exactly as the evaluation's ``-(q @ g.T)``), without the gallery items the
+protocol's scoring rule drops (:func:`sfcl.evaluation.metrics.removal_mask`).
+``num_queries`` queries are taken evenly spaced over the query list.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from sfcl.data.base import Sample
 from sfcl.errors import SfclError
 from sfcl.visualize.drawing import GREEN, RED, rank_row, stack_rows
 from sfcl.visualize.images import read_rgb, save_png
-
-INFRARED_QUERY_PROTOCOL = {"sysu": "sysu-all-single", "regdb": "regdb-t2v", "llcm": "llcm-i2v"}
 
 
 @dataclass
@@ -46,14 +44,12 @@ def cosine_distance(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
 
 
 def removed_pairs(rule: str, query: list[Sample], gallery: list[Sample]) -> np.ndarray:
-    """(Q, G) bool: gallery items the protocol's rule drops for each query (see module docstring)."""
-    q_pid, q_cam = (np.array([getattr(s, k) for s in query])[:, None] for k in ("pid", "cam"))
-    g_pid, g_cam = (np.array([getattr(s, k) for s in gallery])[None, :] for k in ("pid", "cam"))
-    if rule == "sysu":
-        return (q_cam == 3) & (g_cam == 2)
-    if rule == "llcm":
-        return (q_pid == g_pid) & (q_cam == g_cam)
-    return np.zeros((len(query), len(gallery)), dtype=bool)
+    """(Q, G) bool: gallery items the scoring ``rule`` drops for each query (the evaluation's own mask)."""
+    from sfcl.evaluation.metrics import removal_mask
+
+    column = lambda samples, key: np.array([getattr(s, key) for s in samples], dtype=np.int64)  # noqa: E731
+    return removal_mask(rule, column(query, "pid"), column(gallery, "pid"), column(query, "cam"),
+                        column(gallery, "cam")).numpy()
 
 
 def rank_gallery(distances: torch.Tensor, removed: np.ndarray | None, topk: int) -> list[np.ndarray]:
@@ -78,11 +74,12 @@ def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, 
                    topk: int = 10, protocol: str | None = None, trial: int = 0,
                    device: str = "auto") -> list[RankedQuery]:
     """Rank the protocol's gallery for ``num_queries`` of its queries with the checkpoint's model."""
+    from sfcl.data import dataset_spec, protocol_spec
     from sfcl.data.loaders import load_dataset
     from sfcl.engine.checkpoint import model_from_checkpoint
     from sfcl.engine.runtime import resolve_device
     from sfcl.evaluation.extract import extract_features
-    from sfcl.evaluation.protocols import PROTOCOLS, build_trials
+    from sfcl.evaluation.protocols import build_trials
 
     if topk < 1:
         raise SfclError(f"topk={topk}: expected at least 1")
@@ -91,7 +88,7 @@ def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, 
     if data_root is not None:
         cfg.data.root = str(data_root)
     dataset = load_dataset(cfg)
-    name = protocol or INFRARED_QUERY_PROTOCOL.get(dataset.name, dataset.protocols[0])
+    name = protocol or dataset_spec(dataset.name).infrared_query_protocol
     if name not in dataset.protocols:
         raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} "
                         f"(valid: {', '.join(dataset.protocols)})")
@@ -103,7 +100,7 @@ def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, 
     feats = extract_features(model, query + gallery, cfg.data.height, cfg.data.width,
                              batch_size=cfg.data.test_batch_size, device=torch_device, flip=cfg.eval.flip)
     distances = cosine_distance(feats[:len(query)], feats[len(query):])
-    ranked = rank_gallery(distances, removed_pairs(PROTOCOLS[name].rule, query, gallery), topk)
+    ranked = rank_gallery(distances, removed_pairs(protocol_spec(name).rule, query, gallery), topk)
     return [RankedQuery(q, [gallery[i] for i in idx], [float(distances[row, i]) for i in idx])
             for row, (q, idx) in enumerate(zip(query, ranked))]
 
