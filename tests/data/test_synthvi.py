@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sfcl.data.synthvi import CAMS, MARKER, NIR_CAMS, VIS_CAMS, SynthConfig, render_image, split_ids, synthesize
-from sfcl.data.sysu import load_sysu
+from sfcl.data.synthvi import CAMS, MARKER, SynthConfig, render_image, split_ids, synthesize
+from sfcl.data.sysu import NIR_CAMS, VIS_CAMS, load_sysu
 from sfcl.errors import SfclError
 
 SMALL = dict(num_ids=10, images_per_cam=2, height=32, width=16)

@@ -31,12 +31,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from sfcl.data.sysu import ALL_CAMS as CAMS
+from sfcl.data.sysu import NIR_CAMS
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write
 
-VIS_CAMS: tuple[int, ...] = (1, 2, 4, 5)
-NIR_CAMS: tuple[int, ...] = (3, 6)
-CAMS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 MARKER = "synthvi.json"
 FORMAT_VERSION = 1
 JPEG_QUALITY = 90
