@@ -11,7 +11,7 @@ reports, as JSON on stdout and in ``--out/study.json``:
   the frequency embeddings' mean pairwise cosine, cos(retrieval feature, GeM(X)).
 
     .venv/bin/python benchmarks/sfcl_study.py --data outputs/demo/occ_synthvi \\
-        --config configs/demo_synthvi_sfcl.yaml --out outputs/study/sfcl model.frequency.train_partner=batch
+        --config configs/demo_synthvi_sfcl.yaml --out outputs/study/sfcl model.cfam.train_partner=batch
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ ROWS = {
     "llcm": ["llcm_base", "llcm_cfam", "llcm_cfam_sfim", "llcm_sfcl"],
     "demo": ["demo_synthvi", "demo_synthvi_cfam", "demo_synthvi_cfam_sfim", "demo_synthvi_sfcl"],
 }
-ALLOWED = {"name", "train.output_dir", "model.cfam", "model.sfim", "loss.cfc_weight", "loss.csc_weight",
+ALLOWED = {"name", "train.output_dir", "model.cfam.enabled", "model.sfim.enabled", "loss.cfc_weight", "loss.csc_weight",
            "loss.fad_warmup_epochs"}
 
 
@@ -31,11 +31,11 @@ def flat(tree: dict, prefix: str = "") -> dict:
 @pytest.mark.parametrize("dataset", sorted(ROWS))
 def test_ablation_rows_differ_only_in_switches_and_loss_weights(dataset):
     configs = [flat(load_config(CONFIGS / f"{name}.yaml").to_dict()) for name in ROWS[dataset]]
-    switches = [(c["model.cfam"], c["model.sfim"]) for c in configs]
+    switches = [(c["model.cfam.enabled"], c["model.sfim.enabled"]) for c in configs]
     assert switches == [(False, False), (True, False), (True, True), (True, True)]
     assert configs[0]["loss.cfc_weight"] == configs[2]["loss.cfc_weight"] == 0 < configs[3]["loss.cfc_weight"]
     for a, b in itertools.combinations(configs, 2):
         for key in (k for k in a if a[k] != b[k] and k not in ALLOWED):
-            unused_cfam = key.startswith("model.frequency.") and not (a["model.cfam"] and b["model.cfam"])
-            unused_sfim = key.startswith("model.interaction.") and not (a["model.sfim"] and b["model.sfim"])
+            unused_cfam = key.startswith("model.cfam.") and not (a["model.cfam.enabled"] and b["model.cfam.enabled"])
+            unused_sfim = key.startswith("model.sfim.") and not (a["model.sfim.enabled"] and b["model.sfim.enabled"])
             assert unused_cfam or unused_sfim, f"{a['name']} and {b['name']} differ in {key}: {a[key]!r} vs {b[key]!r}"

@@ -28,7 +28,7 @@ def test_wheel_contains_the_demo_configs(tmp_path):
 def test_demo_configs_come_from_the_package(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the checkout: the configs are package data
     cfg = demo_config("SFCL", tmp_path / "out", epochs=None, seed=3)
-    assert cfg.name == "demo_synthvi_sfcl" and cfg.model.cfam and cfg.train.seed == 3
+    assert cfg.name == "demo_synthvi_sfcl" and cfg.model.cfam.enabled and cfg.train.seed == 3
     assert Path(cfg.data.root) == tmp_path / "out" / "occ_synthvi"
     for name in ROWS.values():  # the checkout's configs/ links to the same files
         assert (ROOT / "configs" / name).resolve() == (ROOT / "src" / "sfcl" / "configs" / name).resolve()

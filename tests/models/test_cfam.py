@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sfcl.config import FrequencyConfig, config_from_dict
+from sfcl.config import CFAMConfig, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.models.cfam import CFAM, bounded_log_gain
 from sfcl.models.sinkhorn import spectral_marginal
@@ -15,10 +15,10 @@ C, SIZE = 32, (8, 4)
 BINS = SIZE[0] * (SIZE[1] // 2 + 1)
 
 
-def small_cfg(**kw) -> FrequencyConfig:
+def small_cfg(**kw) -> CFAMConfig:
     base = dict(dim=16, heads=2, d_state=4, mlp_ratio=2.0, attn_mlp_ratio=1.0, scan_backend="torch",
                 sinkhorn_iters=200, sinkhorn_tol=1e-7, train_partner="batch")  # the paper's partner, explicitly
-    return FrequencyConfig(**{**base, **kw})
+    return CFAMConfig(**{**base, **kw})
 
 
 def make(seed: int = 0, **kw) -> CFAM:
@@ -169,7 +169,7 @@ def test_prototype_training_partner_reads_no_other_sample():
     assert torch.allclose(changed[1], reference[1], atol=1e-5), "sample 1 no longer reads index 3"
     assert int(cfam.prototype_updates.min()) == 2  # prototypes still learn from training batches
     with pytest.raises(SfclError, match="train_partner"):
-        config_from_dict({"model": {"frequency": {"train_partner": "neighbour"}}})  # checked when read
+        config_from_dict({"model": {"cfam": {"train_partner": "neighbour"}}})  # checked when read
 
 
 def test_amplitude_gain_is_bounded_and_the_identity_near_zero():

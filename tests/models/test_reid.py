@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from sfcl.config import ModelConfig, config_from_dict
+from sfcl.config import CFAMConfig, ModelConfig, SFIMConfig, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.models import build_model
 
@@ -27,17 +27,16 @@ def test_full_size_base_parameter_count():
 
 
 def test_full_size_base_cfam_parameter_count():
-    """Default widths (configs and ``FrequencyConfig``) land within 5% of the paper's 60.85 M."""
-    model = build_model(ModelConfig(depth=50, cfam=True), num_classes=395, input_size=(288, 144))
+    """Default widths (configs and ``CFAMConfig``) land within 5% of the paper's 60.85 M."""
+    model = build_model(ModelConfig(depth=50, cfam=CFAMConfig(enabled=True)), num_classes=395, input_size=(288, 144))
     count = model.num_parameters() / 1e6
     assert abs(count - PAPER_CFAM_PARAMS_M) / PAPER_CFAM_PARAMS_M < 0.05, count
     assert model.cfam.grid == (18, 5)
 
 
 def test_base_cfam_outputs_frequency_terms():
-    from sfcl.config import FrequencyConfig
 
-    cfg = ModelConfig(depth=18, cfam=True, frequency=FrequencyConfig(dim=16, heads=2, d_state=4, mlp_ratio=1.0))
+    cfg = ModelConfig(depth=18, cfam=CFAMConfig(enabled=True, dim=16, heads=2, d_state=4, mlp_ratio=1.0))
     model = build_model(cfg, num_classes=5, input_size=(64, 32))
     images, modality = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
     out = model(images, modality)
@@ -75,18 +74,18 @@ def test_param_groups_and_frozen_neck_bias():
 
 def test_sfim_needs_cfam():
     with pytest.raises(SfclError, match="model.sfim"):
-        config_from_dict({"model": {"depth": 18, "cfam": False, "sfim": True}})  # checked when read
+        config_from_dict({"model": {"depth": 18, "cfam": {"enabled": False}, "sfim": {"enabled": True}}})  # checked when read
 
 
 def test_full_size_sfcl_parameter_count():
-    model = build_model(ModelConfig(depth=50, cfam=True, sfim=True), num_classes=395, input_size=(288, 144))
+    cfg = ModelConfig(depth=50, cfam=CFAMConfig(enabled=True), sfim=SFIMConfig(enabled=True))
+    model = build_model(cfg, num_classes=395, input_size=(288, 144))
     count = model.num_parameters() / 1e6
     assert abs(count - PAPER_SFIM_PARAMS_M) / PAPER_SFIM_PARAMS_M < 0.05, count
 
 
 def test_sfim_model_outputs():
-    cfg = ModelConfig(depth=18, cfam=True, sfim=True)
-    cfg.frequency.dim, cfg.frequency.heads = 32, 4
+    cfg = ModelConfig(depth=18, cfam=CFAMConfig(enabled=True, dim=32, heads=4), sfim=SFIMConfig(enabled=True))
     model = build_model(cfg, num_classes=5, input_size=(64, 32))
     out = model(torch.rand(4, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
     assert out.features.shape == (4, 512) and out.logits.shape == (4, 5)
@@ -97,11 +96,9 @@ def test_sfim_model_outputs():
 
 
 def _small(backbone: str, cfam: bool, sfim: bool, **frequency) -> ModelConfig:
-    from sfcl.config import FrequencyConfig, InteractionConfig
-
-    return ModelConfig(backbone=backbone, depth=18, cfam=cfam, sfim=sfim,
-                       frequency=FrequencyConfig(dim=16, heads=2, d_state=4, mlp_ratio=1.0, **frequency),
-                       interaction=InteractionConfig(covariance_dim=4, mlp_hidden=8))
+    return ModelConfig(backbone=backbone, depth=18,
+                       cfam=CFAMConfig(enabled=cfam, dim=16, heads=2, d_state=4, mlp_ratio=1.0, **frequency),
+                       sfim=SFIMConfig(enabled=sfim, covariance_dim=4, mlp_hidden=8))
 
 
 @pytest.mark.parametrize("backbone", ["resnet", "mobilenet_v2"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sfcl.config import InteractionConfig, config_from_dict
+from sfcl.config import SFIMConfig, config_from_dict
 from sfcl.errors import SfclError
 from sfcl.models.sfim import SFIM, GaborModulation, cross_covariance, signed_sqrt, soft_threshold_attention
 
@@ -65,7 +65,7 @@ def test_soft_threshold():
 
 def small_sfim(**kw):
     torch.manual_seed(0)
-    return SFIM(8, InteractionConfig(covariance_dim=3, mlp_hidden=6, **kw)).double()
+    return SFIM(8, SFIMConfig(covariance_dim=3, mlp_hidden=6, **kw)).double()
 
 
 def test_correlation_and_shapes_against_direct_computation():
@@ -103,6 +103,6 @@ def test_gradcheck():
 
 def test_bad_inputs():
     with pytest.raises(SfclError, match="threshold"):
-        config_from_dict({"model": {"interaction": {"threshold": 1.0}}})  # checked when read
+        config_from_dict({"model": {"sfim": {"threshold": 1.0}}})  # checked when read
     with pytest.raises(ValueError, match="SFIM expects"):
         small_sfim()(torch.rand(1, 8, 3, 2, dtype=torch.float64), torch.rand(1, 8, 2, 2, dtype=torch.float64))

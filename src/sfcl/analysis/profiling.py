@@ -129,9 +129,9 @@ class ProfileRow:
 def config_key(cfg: Config) -> str:
     """The ablation row a config is: base, cfam, cfam_sfim or sfcl (FAD loss on)."""
     m, loss = cfg.model, cfg.loss
-    if not m.cfam:
+    if not m.cfam.enabled:
         return "base"
-    if not m.sfim:
+    if not m.sfim.enabled:
         return "cfam"
     return "sfcl" if (loss.cfc_weight or loss.csc_weight) else "cfam_sfim"
 

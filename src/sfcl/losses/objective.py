@@ -59,7 +59,7 @@ class ReIDObjective(nn.Module):
         if cfg.cfc_weight:
             if output.frequency is None:
                 raise SfclError("config key loss.cfc_weight: L_cfc needs CFAM's frequency embeddings; "
-                                "set model.cfam: true or loss.cfc_weight: 0")
+                                "set model.cfam.enabled: true or loss.cfc_weight: 0")
             loss_cfc = frequency_contrastive_loss(output.frequency, labels, modality, cfg.cfc_temperature,
                                                   center=cfg.cfc_center)
             total = total + ramp * cfg.cfc_weight * loss_cfc

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sfcl.config import FrequencyConfig
+from sfcl.config import CFAMConfig
 from sfcl.modality import INFRARED, VISIBLE
 from sfcl.models.freq_attention import CrossModalFrequencyAttention
 from sfcl.models.sinkhorn import barycentric_projection, sinkhorn_log, spectral_cost, spectral_marginal
@@ -71,7 +71,7 @@ def bounded_log_gain(delta: Tensor, bound: float) -> Tensor:
 class CFAM(nn.Module):
     """x (B, C, H, W), modality (B,) long {0 visible, 1 infrared} -> :class:`CFAMOutput`."""
 
-    def __init__(self, channels: int, feature_size: tuple[int, int], cfg: FrequencyConfig) -> None:
+    def __init__(self, channels: int, feature_size: tuple[int, int], cfg: CFAMConfig) -> None:
         super().__init__()
         height, width = feature_size
         self.channels, self.feature_size, self.cfg = channels, (height, width), cfg

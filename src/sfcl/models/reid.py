@@ -1,7 +1,7 @@
 """The re-identification model: backbone -> GeM -> BN neck -> classifier (the AGW-style Base).
 
-The ablation rows of the paper are flags of this one model (``model.cfam``,
-``model.sfim``); the model returns a :class:`ModelOutput` of named tensors and
+The ablation rows of the paper are flags of this one model (``model.cfam.enabled``,
+``model.sfim.enabled``); the model returns a :class:`ModelOutput` of named tensors and
 knows nothing of losses.
 """
 
@@ -40,10 +40,10 @@ class ModelOutput:
 
 
 class ReIDModel(nn.Module):
-    """Base, Base+CFAM, or Base+CFAM+SFIM (``model.cfam``, ``model.sfim``).
+    """Base, Base+CFAM, or Base+CFAM+SFIM (``model.cfam.enabled``, ``model.sfim.enabled``).
 
     ``input_size`` (H, W) fixes CFAM's spectrum grid. Retrieval features: GeM(X) (Base),
-    GeM(relu(X + γ·O_fre)) (CFAM, γ a per-channel LayerScale, ``model.frequency.gate_init``),
+    GeM(relu(X + γ·O_fre)) (CFAM, γ a per-channel LayerScale, ``model.cfam.gate_init``),
     SFIM's O_sf (SFIM); then the BN neck. Every added module starts as the identity, so
     at step 0 the model returns the Base's features (docs/DESIGN.md, "Identity at init").
     """
@@ -53,19 +53,19 @@ class ReIDModel(nn.Module):
         self.backbone = build_backbone(cfg)
         dim = self.backbone.out_channels
         self.cfam = None
-        if cfg.cfam:
+        if cfg.cfam.enabled:
             from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
 
-            self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.frequency)
+            self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.cfam)
         # LayerScale on O_fre in X + γ·O_fre (CFAM without SFIM): γ = 0 starts the model as the Base
-        self.frequency_gate = nn.Parameter(torch.full((dim,), float(cfg.frequency.gate_init))) \
-            if cfg.cfam and not cfg.sfim else None
+        self.frequency_gate = nn.Parameter(torch.full((dim,), float(cfg.cfam.gate_init))) \
+            if cfg.cfam.enabled and not cfg.sfim.enabled else None
         self.frequency_off = False  # True: O_fre replaced by zeros before fusion (the zeroed-O_fre test)
         self.sfim = None
-        if cfg.sfim:
+        if cfg.sfim.enabled:
             from sfcl.models.sfim import SFIM  # noqa: PLC0415
 
-            self.sfim = SFIM(dim, cfg.interaction, cfg.gem_p)
+            self.sfim = SFIM(dim, cfg.sfim, cfg.gem_p)
         self.pool = GeM(cfg.gem_p)
         self.neck = nn.BatchNorm1d(dim)
         self.neck.bias.requires_grad_(False)  # BN neck with frozen bias (BoT / AGW)

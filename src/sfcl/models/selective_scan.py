@@ -86,7 +86,7 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
 def check_backend(backend: str) -> None:
     """Raise :class:`SfclError` unless ``backend`` is one of :data:`BACKENDS`."""
     if backend not in BACKENDS:
-        raise SfclError(f"scan backend {backend!r} (model.frequency.scan_backend): "
+        raise SfclError(f"scan backend {backend!r} (model.cfam.scan_backend): "
                         f"expected one of {', '.join(BACKENDS)}")
 
 

@@ -18,7 +18,7 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
 5. **Fusion**: ``O_sf = GeM(relu(F̂_spa)) + MLP(T)`` (B, C), the retrieval representation;
    W_o and the MLP's last layer start at zero, so SFIM starts as GeM(X), the Base's feature.
 
-Widths (``InteractionConfig``) are chosen to land on the paper's size: at ResNet-50
+Widths (``SFIMConfig``) are chosen to land on the paper's size: at ResNet-50
 (C = 2048, 18×9 map) SFIM adds 14.3 M parameters (docs/DESIGN.md, "SFIM").
 """
 
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sfcl.config import InteractionConfig
+from sfcl.config import SFIMConfig
 from sfcl.models.pooling import GeM
 from sfcl.models.spectrum import frequency_grid
 
@@ -106,7 +106,7 @@ def soft_threshold_attention(logits: Tensor, tau: float) -> Tensor:
 class SFIM(nn.Module):
     """x (B, C, H, W) spatial, o (B, C, H, W) frequency -> :class:`SFIMOutput`."""
 
-    def __init__(self, channels: int, cfg: InteractionConfig, gem_p: float = 3.0) -> None:
+    def __init__(self, channels: int, cfg: SFIMConfig, gem_p: float = 3.0) -> None:
         super().__init__()
         self.channels, self.tau = channels, cfg.threshold
         hidden = max(1, int(channels * cfg.attention_ratio))
