@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import to_tensor
 
 from sfcl.data.base import Sample
 from sfcl.errors import SfclError
+from sfcl.imageio import open_image
 from sfcl.modality import INDEX
 
 Transform = Callable | dict | None
@@ -23,13 +24,7 @@ Transform = Callable | dict | None
 
 def read_image(path: str) -> Image.Image:
     """Open ``path`` as a fully loaded RGB PIL image; unreadable → :class:`SfclError`."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert("RGB")
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SfclError(f"unreadable image {path}: expected a valid image file ({msg})") from None
+    return open_image(path).convert("RGB")
 
 
 class ImageDataset(Dataset):

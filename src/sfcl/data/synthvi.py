@@ -29,16 +29,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from sfcl.data.sysu import ALL_CAMS as CAMS
 from sfcl.data.sysu import NIR_CAMS
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write
+from sfcl.imageio import SYNTHVI_JPEG_QUALITY as JPEG_QUALITY
+from sfcl.imageio import encode_image
 
 MARKER = "synthvi.json"
 FORMAT_VERSION = 1
-JPEG_QUALITY = 90
 _SHIFT = 4  # cv2 fixed-point bits (1/16 px) for anti-aliased sub-pixel drawing
 _TAG_ID, _TAG_CAM, _TAG_TRACK, _TAG_IMG, _TAG_SPLIT = 1, 2, 3, 4, 5
 TEXTURES = ("solid", "hstripes", "vstripes", "checks", "logo", "split_h", "split_v", "band", "diag")
@@ -505,11 +505,7 @@ def split_ids(config: SynthConfig) -> dict[str, list[int]]:
 
 
 def _encode_jpeg(image: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buf, format="JPEG", quality=JPEG_QUALITY)
-    return buf.getvalue()
+    return encode_image(image, "RGB", "JPEG", jpeg_quality=JPEG_QUALITY)
 
 
 def _write_identity(job: tuple[str, SynthConfig, int]) -> int:

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from sfcl.errors import SfclError
-from sfcl.occlusion.io import decode_image, save_png
+from sfcl.imageio import decode_image
+from sfcl.occlusion.io import save_png
 from sfcl.occlusion.manifest import NAME as MANIFEST
 from sfcl.occlusion.manifest import read_manifest
 

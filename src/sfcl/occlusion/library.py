@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from sfcl.errors import SfclError
+from sfcl.imageio import open_image
 from sfcl.occlusion.io import atomic_write, encode_png
 
 SCENES: tuple[str, ...] = ("indoor", "outdoor", "any")
@@ -142,15 +142,10 @@ def make_library(name: str, occluders: list[Occluder]) -> OcclusionLibrary:
 def _read_png(path: Path, where: str) -> np.ndarray:
     if not path.is_file():
         raise SfclError(f"missing occluder image {path} ({where}): expected an RGBA PNG")
-    try:
-        with Image.open(path) as im:
-            if im.mode != "RGBA":
-                raise SfclError(f"occluder image {path} has mode {im.mode} ({where}): expected RGBA")
-            return np.asarray(im, dtype=np.uint8).copy()
-    except SfclError:
-        raise
-    except Exception:  # PIL raises many types for corrupt files
-        raise SfclError(f"unreadable occluder image {path} ({where}): expected an RGBA PNG") from None
+    im = open_image(path, f"{path} ({where})", what="occluder image", expected="an RGBA PNG")
+    if im.mode != "RGBA":
+        raise SfclError(f"occluder image {path} has mode {im.mode} ({where}): expected RGBA")
+    return np.asarray(im, dtype=np.uint8).copy()
 
 
 def _parse_line(line: str, meta: Path, lineno: int) -> tuple[OccluderInfo, str]:

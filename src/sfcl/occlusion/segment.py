@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from sfcl.errors import SfclError
-from sfcl.occlusion.io import decode_image
+from sfcl.imageio import IMAGE_SUFFIXES, decode_image
 from sfcl.occlusion.library import (
     SCENES,
     Occluder,
@@ -35,7 +35,6 @@ from sfcl.occlusion.library import (
 )
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 MIN_PIXELS = 64
 
 # COCO class -> (category, scene, body_part, size_class)

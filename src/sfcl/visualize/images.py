@@ -16,17 +16,15 @@ every read is checked and a mistake is a one-line :class:`~sfcl.errors.SfclError
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write, check_png_name
+from sfcl.imageio import IMAGE_SUFFIXES, encode_image, open_image
 from sfcl.modality import parse_modality
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 GREY_TOLERANCE = 2.0
 MODALITY_WORDS = {"vis": "a colour visible", "nir": "a grey infrared"}
 
@@ -39,16 +37,10 @@ def read_rgb(path: str | Path, modality: str | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise SfclError(f"missing image {path}: expected a JPEG or PNG file")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode not in ("RGB", "L"):
-                raise SfclError(f"image {path} has pixel mode {mode}: expected RGB (visible) or L (grey infrared)")
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SfclError(f"unreadable image {path}: expected a valid JPEG or PNG file ({msg})") from None
+    img = open_image(path, expected="a valid JPEG or PNG file")
+    if img.mode not in ("RGB", "L"):
+        raise SfclError(f"image {path} has pixel mode {img.mode}: expected RGB (visible) or L (grey infrared)")
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     if modality is not None:
         check_modality(rgb, modality, path)
     return rgb
@@ -108,7 +100,5 @@ def to_unit(rgb: np.ndarray) -> np.ndarray:
 def save_png(path: str | Path, rgb: np.ndarray) -> Path:
     """Write uint8 (H, W, 3) ``rgb`` to ``path`` as PNG, atomically; returns the path."""
     check_png_name(path)
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG")
-    atomic_write(path, buf.getvalue(), durable=False)
+    atomic_write(path, encode_image(rgb, "RGB", "PNG"), durable=False)
     return Path(path)
