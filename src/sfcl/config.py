@@ -118,6 +118,7 @@ class OptimConfig:
     name: str = "sgd"  # sgd | adam
     lr: float = 0.1
     backbone_lr_mult: float = 0.1
+    added_lr_mult: float = 1.0  # lr of the modules SFCL adds to the Base (CFAM, SFIM, the gate) / lr
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
@@ -206,6 +207,7 @@ RULES: dict[str, tuple] = {
     "loss.csc_weight": _AT_LEAST_0, "loss.cfc_temperature": _POSITIVE, "loss.csc_neighbors": _AT_LEAST_1,
     "loss.fad_warmup_epochs": _AT_LEAST_0,
     "optim.name": _one_of("sgd", "adam"), "optim.lr": _POSITIVE, "optim.backbone_lr_mult": _AT_LEAST_0,
+    "optim.added_lr_mult": _AT_LEAST_0,
     "optim.momentum": _UNIT_OPEN, "optim.weight_decay": _AT_LEAST_0, "optim.warmup_epochs": _AT_LEAST_0,
     "optim.schedule": _one_of("step", "cosine"), "optim.gamma": _POSITIVE, "optim.clip_grad_norm": _AT_LEAST_0,
     "optim.milestones": (lambda v: all(m >= 1 for m in v) and v == sorted(v), "increasing epochs >= 1"),

@@ -32,6 +32,7 @@ import numpy as np
 
 from sfcl.data.sysu import ALL_CAMS as CAMS
 from sfcl.data.sysu import NIR_CAMS
+from sfcl.drawing import SHIFT, MaskPen, composite, to_fixed
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write
 from sfcl.imageio import SYNTHVI_JPEG_QUALITY as JPEG_QUALITY
@@ -39,7 +40,6 @@ from sfcl.imageio import encode_image
 
 MARKER = "synthvi.json"
 FORMAT_VERSION = 1
-_SHIFT = 4  # cv2 fixed-point bits (1/16 px) for anti-aliased sub-pixel drawing
 _TAG_ID, _TAG_CAM, _TAG_TRACK, _TAG_IMG, _TAG_SPLIT = 1, 2, 3, 4, 5
 TEXTURES = ("solid", "hstripes", "vstripes", "checks", "logo", "split_h", "split_v", "band", "diag")
 
@@ -211,6 +211,7 @@ class _Layers:
 
     def __init__(self, h: int, w: int, ox: float, oy: float, scale: float, mirror: float, shear: float):
         self.h, self.w, self.ox, self.oy, self.s, self.m, self.k = h, w, ox, oy, scale, mirror, shear
+        self.pen = MaskPen(h, w)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
         self.ly = (ys - oy) / scale
         self.lx = ((xs - ox) / scale + shear * (1.0 - self.ly)) * mirror
@@ -219,13 +220,10 @@ class _Layers:
         pts = np.asarray(pts, np.float64).reshape(-1, 2)
         x = self.ox + self.s * (pts[:, 0] * self.m - self.k * (1.0 - pts[:, 1]))
         y = self.oy + self.s * pts[:, 1]
-        return np.round(np.stack([x, y], 1) * (1 << _SHIFT) - 0.5).astype(np.int32)
+        return to_fixed(np.stack([x, y], 1), offset=-0.5)  # pixel centres to OpenCV's corners
 
     def poly(self, *polys: np.ndarray) -> np.ndarray:
-        mask = np.zeros((self.h, self.w), np.uint8)
-        for p in polys:  # one call each: fillPoly's even-odd rule would cut overlaps out
-            cv2.fillPoly(mask, [self._img(p)], 255, cv2.LINE_AA, _SHIFT)
-        return mask.astype(np.float32) / 255.0
+        return self.pen.poly(*(self._img(p) for p in polys))
 
     def ellipse(self, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
         t = np.linspace(0, 2 * np.pi, 28, endpoint=False)
@@ -278,15 +276,9 @@ class _Painter:
 
     def paint(self, mask: np.ndarray, mat: Material, accent: Material | None = None,
               select: np.ndarray | None = None) -> None:
-        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-        if rows.size == 0:
-            return
-        win = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        top, mask = self.value(mat), mask[win]
-        if accent is not None and select is not None:
-            a, b = (top, self.value(accent))
-            top = a + (b - a) * (select[win] if self.ir else select[win][..., None])
-        self.canvas[win] += (top - self.canvas[win]) * (mask if self.ir else mask[..., None])
+        """``mat`` over the canvas through ``mask``; with ``accent``, blended towards it by ``select``."""
+        composite(self.canvas, mask, self.value(mat), accent=None if accent is None else self.value(accent),
+                  select=select)
 
 
 def _background(scene: _Scene, rng: np.random.Generator, h: int, w: int, infrared: bool) -> np.ndarray:
@@ -308,10 +300,10 @@ def _background(scene: _Scene, rng: np.random.Generator, h: int, w: int, infrare
         x1, y1 = int((x0 + dx) * w), int((y0 + dy) * h)
         base[max(y1, 0):max(int(y1 + bh * h), 0), max(x1, 0):max(int(x1 + bw * w), 0)] = heat if infrared else rgb
     for _ in range(int(rng.integers(1, 4))):
-        p = (rng.uniform(0, [w, h]) * (1 << _SHIFT)).astype(np.int32)
-        q = (rng.uniform(0, [w, h]) * (1 << _SHIFT)).astype(np.int32)
+        p = (rng.uniform(0, [w, h]) * (1 << SHIFT)).astype(np.int32)
+        q = (rng.uniform(0, [w, h]) * (1 << SHIFT)).astype(np.int32)
         val = float(rng.uniform(0.0, 0.5)) if infrared else tuple(float(c) for c in rng.uniform(0, 1, 3))
-        cv2.line(base, tuple(p), tuple(q), val, 1, cv2.LINE_AA, _SHIFT)
+        cv2.line(base, tuple(p), tuple(q), val, 1, cv2.LINE_AA, SHIFT)
     return base
 
 

@@ -59,7 +59,7 @@ class Trainer:
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.objective = ReIDObjective(cfg.loss).to(self.device)
-        groups = self.model.param_groups(cfg.optim.lr, cfg.optim.backbone_lr_mult)
+        groups = self.model.param_groups(cfg.optim.lr, cfg.optim.backbone_lr_mult, cfg.optim.added_lr_mult)
         loss_params = [p for p in self.objective.parameters() if p.requires_grad]
         if loss_params:  # a loss with parameters (none of today's) trains with the new layers
             groups.append({"params": loss_params, "lr": cfg.optim.lr})

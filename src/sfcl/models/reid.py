@@ -98,12 +98,20 @@ class ReIDModel(nn.Module):
         logits = self.classifier(embedding) if self.training else None
         return ModelOutput(features=features, embedding=embedding, logits=logits, feature_map=feature_map, **extra)
 
-    def param_groups(self, lr: float, backbone_lr_mult: float) -> list[dict]:
-        """Optimizer groups: pretrained backbone at ``lr * backbone_lr_mult``, new layers at ``lr``."""
+    def param_groups(self, lr: float, backbone_lr_mult: float, added_lr_mult: float = 1.0) -> list[dict]:
+        """Optimizer groups: pretrained backbone at ``lr * backbone_lr_mult``, the modules SFCL adds to the
+        Base (CFAM, SFIM, the frequency gate) at ``lr * added_lr_mult``, the neck and classifier at ``lr``."""
+        added_modules = [m for m in (self.cfam, self.sfim) if m is not None]
+        added = [p for m in added_modules for p in m.parameters() if p.requires_grad]
+        if self.frequency_gate is not None:
+            added.append(self.frequency_gate)
         backbone = [p for p in self.backbone.parameters() if p.requires_grad]
-        backbone_ids = {id(p) for p in backbone}
-        head = [p for p in self.parameters() if p.requires_grad and id(p) not in backbone_ids]
-        return [{"params": backbone, "lr": lr * backbone_lr_mult}, {"params": head, "lr": lr}]
+        taken = {id(p) for p in backbone} | {id(p) for p in added}
+        head = [p for p in self.parameters() if p.requires_grad and id(p) not in taken]
+        groups = [{"params": backbone, "lr": lr * backbone_lr_mult}, {"params": head, "lr": lr}]
+        if added:
+            groups.append({"params": added, "lr": lr * added_lr_mult})
+        return groups
 
     def num_parameters(self, include_classifier: bool = False) -> int:
         """Parameters used in the forward pass (the paper's count excludes the identity classifier)."""

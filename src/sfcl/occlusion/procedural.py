@@ -21,59 +21,39 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sfcl.drawing import MaskPen, composite, to_fixed
 from sfcl.occlusion.library import BUILTIN, Occluder, OccluderInfo, OcclusionLibrary, load_library_dir, make_library
 
 BUILTIN_SEED = 20260
 VARIANTS = 8
-_SHIFT = 4  # fixed-point bits for sub-pixel anti-aliased drawing
 
 
 class _Canvas:
-    """Premultiplied RGB + alpha float32 canvas; ``paint`` composites a colour over a soft mask."""
+    """Premultiplied RGB + alpha float32 canvas in pixel coordinates; ``paint`` composites a colour
+    over a soft mask (:mod:`sfcl.drawing`)."""
 
     def __init__(self, h: int, w: int):
         self.h, self.w = int(h), int(w)
         self.rgb = np.zeros((self.h, self.w, 3), np.float32)
         self.alpha = np.zeros((self.h, self.w), np.float32)
-
-    def _pts(self, pts) -> np.ndarray:
-        return np.round(np.asarray(pts, np.float64).reshape(-1, 2) * (1 << _SHIFT)).astype(np.int32)
+        self.pen = MaskPen(self.h, self.w)
 
     def poly(self, pts) -> np.ndarray:
-        mask = np.zeros((self.h, self.w), np.uint8)
-        cv2.fillPoly(mask, [self._pts(pts)], 255, cv2.LINE_AA, _SHIFT)
-        return mask.astype(np.float32) / 255.0
+        return self.pen.poly(to_fixed(pts))
 
     def ellipse(self, cx: float, cy: float, rx: float, ry: float, angle: float = 0.0,
                 start: float = 0.0, end: float = 360.0) -> np.ndarray:
-        mask = np.zeros((self.h, self.w), np.uint8)
-        c = tuple(int(v) for v in self._pts([cx, cy])[0])
-        axes = (max(int(rx * (1 << _SHIFT)), 1), max(int(ry * (1 << _SHIFT)), 1))
-        cv2.ellipse(mask, c, axes, angle, start, end, 255, -1, cv2.LINE_AA, _SHIFT)
-        return mask.astype(np.float32) / 255.0
+        return self.pen.ellipse(cx, cy, rx, ry, angle, start, end)
 
     def line(self, p, q, thickness: float) -> np.ndarray:
-        mask = np.zeros((self.h, self.w), np.uint8)
-        a, b = (tuple(int(v) for v in self._pts(x)[0]) for x in (p, q))
-        cv2.line(mask, a, b, 255, max(int(round(thickness)), 1), cv2.LINE_AA, _SHIFT)
-        return mask.astype(np.float32) / 255.0
+        return self.pen.line(to_fixed(p), to_fixed(q), thickness)
 
     def polyline(self, pts, thickness: float) -> np.ndarray:
-        mask = np.zeros((self.h, self.w), np.uint8)
-        cv2.polylines(mask, [self._pts(pts)], False, 255, max(int(round(thickness)), 1), cv2.LINE_AA, _SHIFT)
-        return mask.astype(np.float32) / 255.0
+        return self.pen.polyline(to_fixed(pts), thickness)
 
     def paint(self, mask: np.ndarray, color) -> None:
         """Composite ``color`` ((3,) or (h, w, 3) in [0, 1]) over the canvas through ``mask``."""
-        rows, cols = np.flatnonzero(mask.max(1) > 0), np.flatnonzero(mask.max(0) > 0)
-        if rows.size == 0:
-            return
-        win = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        color, mask = np.asarray(color, np.float32), np.clip(mask[win], 0.0, 1.0)
-        if color.ndim == 3:
-            color = np.broadcast_to(color, self.rgb.shape)[win]
-        self.rgb[win] += (color - self.rgb[win]) * mask[..., None]
-        self.alpha[win] += (1.0 - self.alpha[win]) * mask
+        composite(self.rgb, mask, color, self.alpha)
 
     def rgba(self, rng: np.random.Generator, grain: float = 0.012) -> np.ndarray:
         """Un-premultiply, add mottling and grain, crop to the mask and return straight-alpha uint8 (h, w, 4)."""
