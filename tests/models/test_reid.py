@@ -72,6 +72,20 @@ def test_param_groups_and_frozen_neck_bias():
     assert grouped == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def test_added_modules_get_their_own_lr():
+    cfg = ModelConfig(depth=18, cfam=CFAMConfig(enabled=True, dim=32, heads=4), sfim=SFIMConfig(enabled=True))
+    model = build_model(cfg, num_classes=5, input_size=(64, 32))
+    backbone, head, added = model.param_groups(0.1, 0.5, added_lr_mult=10.0)
+    assert (backbone["lr"], head["lr"], added["lr"]) == pytest.approx((0.05, 0.1, 1.0))
+    ids = {name: {id(p) for p in group["params"]} for name, group in
+           (("backbone", backbone), ("head", head), ("added", added))}
+    assert ids["added"] == {id(p) for m in (model.cfam, model.sfim) for p in m.parameters() if p.requires_grad}
+    assert {id(p) for p in model.classifier.parameters()} <= ids["head"]
+    assert sum(len(v) for v in ids.values()) == sum(1 for p in model.parameters() if p.requires_grad)
+    gated = build_model(ModelConfig(depth=18, cfam=CFAMConfig(enabled=True, dim=32, heads=4)), 5, (64, 32))
+    assert any(p is gated.frequency_gate for p in gated.param_groups(0.1, 1.0, 3.0)[2]["params"])
+
+
 def test_sfim_needs_cfam():
     with pytest.raises(SfclError, match="model.sfim"):
         config_from_dict({"model": {"depth": 18, "cfam": {"enabled": False}, "sfim": {"enabled": True}}})  # checked when read

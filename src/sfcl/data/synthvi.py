@@ -30,9 +30,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sfcl.canvas import SHIFT, MaskPen, composite, to_fixed
 from sfcl.data.sysu import ALL_CAMS as CAMS
 from sfcl.data.sysu import NIR_CAMS
-from sfcl.drawing import SHIFT, MaskPen, composite, to_fixed
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write
 from sfcl.imageio import SYNTHVI_JPEG_QUALITY as JPEG_QUALITY

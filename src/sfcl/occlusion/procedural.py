@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sfcl.drawing import MaskPen, composite, to_fixed
+from sfcl.canvas import MaskPen, composite, to_fixed
 from sfcl.occlusion.library import BUILTIN, Occluder, OccluderInfo, OcclusionLibrary, load_library_dir, make_library
 
 BUILTIN_SEED = 20260
@@ -30,7 +30,7 @@ VARIANTS = 8
 
 class _Canvas:
     """Premultiplied RGB + alpha float32 canvas in pixel coordinates; ``paint`` composites a colour
-    over a soft mask (:mod:`sfcl.drawing`)."""
+    over a soft mask (:mod:`sfcl.canvas`)."""
 
     def __init__(self, h: int, w: int):
         self.h, self.w = int(h), int(w)

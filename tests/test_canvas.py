@@ -1,4 +1,4 @@
-"""sfcl.drawing, the canvas SynthVI and the built-in occluders share: masks against geometry,
+"""sfcl.canvas, the canvas SynthVI and the built-in occluders share: masks against geometry,
 compositing against a per-pixel loop."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sfcl.drawing import SHIFT, MaskPen, composite, to_fixed
+from sfcl.canvas import SHIFT, MaskPen, composite, to_fixed
 
 
 def _signed_distance(points: np.ndarray, h: int, w: int) -> np.ndarray:
