@@ -18,6 +18,14 @@ def test_overrides_are_typed():
     assert cfg.optim.lr == pytest.approx(1e-3)
 
 
+def test_unquoted_off_is_the_string_off():
+    """YAML 1.1 reads ``off`` as False: a str key takes it back as "off" (``train.amp=off`` works unquoted)."""
+    assert config_from_dict({}, ["train.amp=off"]).train.amp == "off"
+    assert config_from_dict({"train": {"amp": False}}).train.amp == "off"
+    with pytest.raises(SfclError, match="train.amp.*'on'"):
+        config_from_dict({}, ["train.amp=on"])
+
+
 @pytest.mark.parametrize(
     "override, fragment",
     [("train.epoch=3", "train.epoch"), ("train.epochs=abc", "train.epochs"), ("nokey", "section.key=value"),

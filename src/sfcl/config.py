@@ -277,6 +277,8 @@ def _check_value(key: str, value: Any, annotation: Any) -> Any:
             return float(value)
         except ValueError:
             pass
+    if annotation is str and isinstance(value, bool):  # YAML 1.1 reads an unquoted off / on as a boolean
+        return "on" if value else "off"
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
     raise SfclError(f"config key {key}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}")
