@@ -70,3 +70,42 @@ def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") 
     model = build_model(cfg.model, int(state["num_classes"]), (cfg.data.height, cfg.data.width))
     load_model_state(model, state, path)
     return model.to(device).eval(), cfg
+
+
+# Config keys that may differ between a checkpoint and the run that resumes it: the length of the
+# run (the schedule is rebuilt for it), evaluation, logging, where things are and how fast they
+# load. Every other key shapes the weights or the batches and is refused when it changed.
+RESUMABLE_KEYS: tuple[str, ...] = (
+    "name", "train.epochs", "train.eval_every", "train.log_every", "train.progress", "train.output_dir",
+    "train.threads", "train.device", "train.compile", "data.root", "data.workers", "data.test_batch_size",
+    "data.eval_split", "eval.*",
+)
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _resumable(key: str) -> bool:
+    return any(key == k or (k.endswith(".*") and key.startswith(k[:-1])) for k in RESUMABLE_KEYS)
+
+
+def check_resume_config(saved: dict[str, Any], cfg: Config, path: str | Path, epochs_done: int) -> None:
+    """Refuse to resume ``path`` (trained with config ``saved``) under ``cfg`` when a key outside
+    :data:`RESUMABLE_KEYS` changed, or when ``train.epochs`` leaves nothing to train."""
+    before = _flatten(config_from_dict(saved).to_dict())
+    now = _flatten(cfg.to_dict())
+    for key in sorted(set(before) | set(now)):
+        if before.get(key) != now.get(key) and not _resumable(key):
+            raise SfclError(f"cannot resume {path}: config key {key} was {before.get(key)!r} in the checkpoint, "
+                            f"now {now.get(key)!r}; only {', '.join(RESUMABLE_KEYS)} may change on resume "
+                            "(start a new run for the rest)")
+    if cfg.train.epochs <= epochs_done:
+        raise SfclError(f"cannot resume {path}: it has finished {epochs_done} epochs and train.epochs is "
+                        f"{cfg.train.epochs}: nothing to train (raise train.epochs to extend the run)")

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from sfcl.config import Config, save_config
 from sfcl.data.base import ReIDDataset
 from sfcl.data.loaders import build_train_loader, load_dataset
-from sfcl.engine.checkpoint import atomic_write, load_checkpoint, load_model_state, save_checkpoint
+from sfcl.engine.checkpoint import atomic_write, check_resume_config, load_checkpoint, load_model_state, save_checkpoint
 from sfcl.engine.curves import draw_curves
 from sfcl.engine.distributed import barrier, cleanup_distributed, gather_with_grad, init_distributed
 from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients
@@ -99,12 +99,20 @@ class Trainer:
             raise SfclError(
                 f"checkpoint {path} has {state.get('num_classes')} classes, dataset has {self.dataset.num_classes}"
             )
-        load_model_state(self.model, state, path)
         if "optimizer" not in state:
             raise SfclError(f"checkpoint {path} holds weights only (no optimizer state): it cannot be resumed")
+        if "config" not in state:
+            raise SfclError(f"checkpoint {path} has no config entry: it was not written by sfcl train")
+        check_resume_config(state["config"], self.cfg, path, int(state["epoch"]))
+        load_model_state(self.model, state, path)
         self.objective.load_state_dict(state.get("objective", {}))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # the schedule is this run's (rebuilt for its train.epochs): the next iteration's lr follows it,
+        # not the lr the checkpoint's last iteration left (cosine: 0 at its end). Unchanged length: same value.
+        for group, base_lr, factor in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
+                                          self.scheduler.lr_lambdas, strict=True):
+            group["lr"] = base_lr * factor(self.scheduler.last_epoch)
         self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = int(state["epoch"])
         self.history = list(state.get("history", []))
