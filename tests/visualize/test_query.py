@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -129,9 +130,25 @@ def test_auto_gallery_modality_and_picture(synth, checkpoint, tmp_path, capsys):
     lines = [ln for ln in stdout.splitlines() if ln.strip().startswith(("1 ", "2 ", "3 "))]
     assert len(lines) == 3 and str(root) in lines[0]
     assert Image.open(save).size == (4 * 72 + 14 + 2 * 4, 16 + 136)
-    with pytest.raises(SfclError, match="is grey: expected a colour visible image"):  # fixed vis on a mixed tree
-        query_gallery(checkpoint, root, synth / "cam3" / "0005" / "0001.jpg", gallery_modality="vis",
-                      use_cache=False, device="cpu")
+    # the one rule: the modality is the one given, never the pixels' (a grey image through the visible stem)
+    forced = query_gallery(checkpoint, root, synth / "cam3" / "0005" / "0001.jpg", gallery_modality="vis",
+                           use_cache=False, device="cpu")
+    assert forced.computed == 4 and len(forced.paths) == 4
+
+
+def test_pixel_modes_follow_the_training_reader(synth, checkpoint, gallery, tmp_path):
+    """RGBA (alpha dropped) and L images rank exactly as their RGB copies, as training reads them."""
+    vis = synth / "cam1" / "0001" / "0001.jpg"
+    rgb = np.asarray(Image.open(vis).convert("RGB"))
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 77, np.uint8)]), "RGBA").save(tmp_path / "rgba.png")
+    grey = rgb.mean(axis=2).astype(np.uint8)
+    Image.fromarray(grey, "L").save(tmp_path / "grey.png")
+    Image.fromarray(np.dstack([grey] * 3)).save(tmp_path / "grey_rgb.png")
+    run = partial(query_gallery, checkpoint, gallery, modality="vis", use_cache=False, device="cpu")
+    for image, twin in (("rgba.png", "rgb.png"), ("grey.png", "grey_rgb.png")):
+        a, b = run(image=tmp_path / image), run(image=tmp_path / twin)
+        assert a.paths == b.paths and np.allclose(a.distances, b.distances, atol=1e-6)
 
 
 def test_bad_inputs_are_one_line(synth, checkpoint, gallery, tmp_path, capsys):
@@ -153,8 +170,6 @@ def test_bad_inputs_are_one_line(synth, checkpoint, gallery, tmp_path, capsys):
         (dict(checkpoint=checkpoint, gallery=tmp_path / "empty", image=nir), "no images under"),
         (dict(checkpoint=checkpoint, gallery=gallery, image=tmp_path / "none.jpg"), "missing image"),
         (dict(checkpoint=checkpoint, gallery=gallery, image=corrupt), "unreadable image"),
-        (dict(checkpoint=checkpoint, gallery=gallery, image=rgba, modality="vis"), "pixel mode RGBA"),
-        (dict(checkpoint=checkpoint, gallery=gallery, image=vis), "in colour"),  # default --modality nir
         (dict(checkpoint=checkpoint, gallery=bad_gallery, image=nir), "zz.jpg"),
         (dict(checkpoint=checkpoint, gallery=gallery, image=nir, save=tmp_path / "x.jpg"), "ending in .png"),
         (dict(checkpoint=checkpoint, gallery=gallery, image=nir, topk=0), "topk=0"),

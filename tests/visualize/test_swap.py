@@ -118,7 +118,6 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
     cases = [
         ([str(tmp_path / "none.png"), str(nir), out, None], "missing image"),
         ([str(corrupt), str(nir), out, None], "unreadable image"),
-        ([str(rgba), str(nir), out, None], "pixel mode RGBA"),
         ([str(nir), str(nir), out, None], "is grey: expected a colour visible image"),
         ([str(vis), str(vis), out, None], "in colour"),
         ([str(vis), str(nir), str(tmp_path / "out.jpg"), None], "ending in .png"),
@@ -129,5 +128,7 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
             visualize_swap(v, n, o, checkpoint=ck)
         assert "\n" not in str(info.value)
     assert not (tmp_path / "out.png").exists()
+    visualize_swap(str(rgba), str(nir), out)  # the one reading rule: alpha is dropped, not refused
+    assert Image.open(out).size[0] > 0
     code, _, err = run_cli(["visualize", "swap", "--vis", str(nir), "--nir", str(nir), "--out", out], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "nir.png" in err

@@ -1,16 +1,18 @@
 """Image input for the visualisation and query commands: checked reading, modality by content, gallery listing.
 
 A user gives single image files here (``sfcl visualize swap``, ``sfcl query``), so
-every read is checked and a mistake is a one-line :class:`~sfcl.errors.SfclError`:
+every read is checked and a mistake is a one-line :class:`~sfcl.errors.SfclError`
+(a missing, unreadable or truncated file). Pixels are read by the one rule of the
+whole toolkit (training, evaluation, query, pictures): any pixel mode becomes RGB,
+a grey image broadcast to three channels, alpha dropped; the modality of an image
+is where it comes from (its camera folder, or ``--modality``), never its pixels.
 
-* a missing, unreadable or truncated file;
-* a pixel mode other than ``RGB`` or ``L`` (RGBA screenshots, CMYK, palette,
-  16-bit thermal PNGs): we refuse rather than guess how to flatten them;
-* an image of the wrong modality: a visible image must be in colour, an
-  infrared one grey (``L``, or RGB with three equal channels as SYSU-MM01 and
-  SynthVI store them). "Grey" is a mean absolute deviation of the channels from
-  their mean below :data:`GREY_TOLERANCE` (0-255 scale); JPEG keeps a grey image
-  exactly grey, SynthVI's visible images are at 12 or more.
+Only the amplitude/phase swap picture also checks content: its visible image must be
+in colour and its infrared one grey (``L``, or RGB with three equal channels as
+SYSU-MM01 and SynthVI store them). "Grey" is a mean absolute deviation of the
+channels from their mean below :data:`GREY_TOLERANCE` (0-255 scale); JPEG keeps a
+grey image exactly grey, SynthVI's visible images are at 12 or more.
+``--gallery-modality auto`` of ``sfcl query`` uses the same test to pick a stem.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sfcl.data.dataset import read_image
 from sfcl.errors import SfclError
 from sfcl.fileio import atomic_write, check_png_name
-from sfcl.imageio import IMAGE_SUFFIXES, encode_image, open_image
+from sfcl.imageio import IMAGE_SUFFIXES, encode_image
 from sfcl.modality import parse_modality
 
 GREY_TOLERANCE = 2.0
@@ -30,17 +33,17 @@ MODALITY_WORDS = {"vis": "a colour visible", "nir": "a grey infrared"}
 
 
 def read_rgb(path: str | Path, modality: str | None = None) -> np.ndarray:
-    """Read ``path`` as uint8 (H, W, 3) RGB (grey images broadcast to 3 channels).
+    """Read ``path`` as uint8 (H, W, 3) RGB, by the rule training uses (:func:`sfcl.data.dataset.read_image`):
+    any pixel mode becomes RGB, a grey image broadcast to 3 channels, alpha dropped. The modality of
+    an image is where it comes from (its camera, or ``--modality``), never its pixels.
 
-    ``modality`` ``"vis"`` / ``"nir"`` also checks the image is colour / grey; ``None`` checks nothing more.
+    ``modality`` ``"vis"`` / ``"nir"`` also checks the image is colour / grey, for the pictures that
+    need it (the amplitude/phase swap); ``None`` checks nothing more.
     """
     path = Path(path)
     if not path.is_file():
         raise SfclError(f"missing image {path}: expected a JPEG or PNG file")
-    img = open_image(path, expected="a valid JPEG or PNG file")
-    if img.mode not in ("RGB", "L"):
-        raise SfclError(f"image {path} has pixel mode {img.mode}: expected RGB (visible) or L (grey infrared)")
-    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    rgb = np.asarray(read_image(str(path)), dtype=np.uint8).copy()
     if modality is not None:
         check_modality(rgb, modality, path)
     return rgb

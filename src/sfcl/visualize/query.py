@@ -111,7 +111,7 @@ def gallery_features(model, cfg, files: list[Path], gallery_modality: str, cache
     todo: dict[str, Sample] = {}
     for key, path in zip(keys, files):
         if key not in known and key not in todo:
-            rgb = read_rgb(path, None if gallery_modality == "auto" else gallery_modality)
+            rgb = read_rgb(path)
             modality = modality_of(rgb) if gallery_modality == "auto" else gallery_modality
             todo[key] = Sample(str(path), -1, -1, modality)
     fresh = dict(zip(todo, _embed(model, cfg, list(todo.values()), device))) if todo else {}
@@ -138,7 +138,7 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
     if save is not None:
         check_png_name(save)
     files = list_images(gallery)
-    query_rgb = read_rgb(image, modality)
+    query_rgb = read_rgb(image)
     torch_device = resolve_device(device)
     model, cfg = model_from_checkpoint(checkpoint, torch_device)
     cache = FeatureCache(cache_dir or default_cache_dir(), file_sha256(checkpoint)) if use_cache else None
