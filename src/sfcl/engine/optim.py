@@ -53,6 +53,19 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, epochs: 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg, epochs, iters_per_epoch))
 
 
+def resume_scheduler(scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict) -> None:
+    """Load a :func:`build_scheduler` state, then set each group's lr from *this* scheduler's
+    factors at the iteration reached: a run resumed with a longer ``train.epochs`` follows the
+    schedule rebuilt for its length, not the lr the checkpoint left (a finished cosine: 0).
+    An unchanged length gives the same values, so exact resume is unaffected."""
+    scheduler.load_state_dict(state)
+    lrs = [base * factor(scheduler.last_epoch) for base, factor in
+           zip(scheduler.base_lrs, scheduler.lr_lambdas, strict=True)]
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    scheduler._last_lr = lrs  # what get_last_lr() reports
+
+
 def clip_gradients(model: nn.Module, max_norm: float) -> float | None:
     """Clip the global gradient norm when ``max_norm > 0``; returns the norm before clipping."""
     if max_norm <= 0:

@@ -29,7 +29,7 @@ from sfcl.data.loaders import build_train_loader, load_dataset
 from sfcl.engine.checkpoint import atomic_write, check_resume_config, load_checkpoint, load_model_state, save_checkpoint
 from sfcl.engine.curves import draw_curves
 from sfcl.engine.distributed import barrier, cleanup_distributed, gather_with_grad, init_distributed
-from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients
+from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients, resume_scheduler
 from sfcl.engine.runtime import autocast_context, resolve_device, seed_everything
 from sfcl.errors import SfclError
 from sfcl.evaluation.extract import evaluate_model
@@ -107,12 +107,7 @@ class Trainer:
         load_model_state(self.model, state, path)
         self.objective.load_state_dict(state.get("objective", {}))
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        # the schedule is this run's (rebuilt for its train.epochs): the next iteration's lr follows it,
-        # not the lr the checkpoint's last iteration left (cosine: 0 at its end). Unchanged length: same value.
-        for group, base_lr, factor in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
-                                          self.scheduler.lr_lambdas, strict=True):
-            group["lr"] = base_lr * factor(self.scheduler.last_epoch)
+        resume_scheduler(self.scheduler, state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.start_epoch = int(state["epoch"])
         self.history = list(state.get("history", []))

@@ -111,8 +111,8 @@ def gallery_features(model, cfg, files: list[Path], gallery_modality: str, cache
     todo: dict[str, Sample] = {}
     for key, path in zip(keys, files):
         if key not in known and key not in todo:
-            rgb = read_rgb(path)
-            modality = modality_of(rgb) if gallery_modality == "auto" else gallery_modality
+            # pixels decide nothing but the stem under "auto": a fixed modality needs no extra decode
+            modality = modality_of(read_rgb(path)) if gallery_modality == "auto" else gallery_modality
             todo[key] = Sample(str(path), -1, -1, modality)
     fresh = dict(zip(todo, _embed(model, cfg, list(todo.values()), device))) if todo else {}
     if cache is not None and fresh:
