@@ -67,6 +67,38 @@ def decode_image(data: bytes, path: Path | str) -> tuple[np.ndarray, str]:
     return pixels, mode
 
 
+def header_problem(path: Path | str) -> str | None:
+    """Why the image file ``path`` cannot be used, judged from its header only (fast: no pixels are
+    decoded), or ``None``: missing, empty, not an image Pillow knows, or under 2x2 px."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for corrupt files
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None if min(width, height) >= 2 else f"{width}x{height} px, expected at least 2x2"
+
+
+def check_images(paths, what: str = "image", progress: bool = True) -> int:
+    """Read the header of every file in ``paths`` (with a progress bar) so that a corrupt image is
+    reported before hours of work, not when it is first decoded; returns the count checked.
+
+    Unusable files → one ``SfclError`` naming the first by path, its reason, and how many more there are.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    paths = list(paths)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # file opens wait on the disk, not the CPU
+        problems = list(tqdm(pool.map(header_problem, paths, chunksize=64), total=len(paths), unit="img",
+                             desc=f"checking {len(paths)} images", disable=not progress, leave=False))
+    bad = [(path, reason) for path, reason in zip(paths, problems) if reason is not None]
+    if bad:
+        more = f"; {len(bad) - 1} more unusable images" if len(bad) > 1 else ""
+        raise SfclError(f"unreadable {what} {bad[0][0]}: expected a valid image file ({bad[0][1]}){more}")
+    return len(paths)
+
+
 def image_format(path: Path | str) -> str:
     """Pillow format name for ``path``'s extension (an output keeps its source's format)."""
     suffix = Path(path).suffix.lower()

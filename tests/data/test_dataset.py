@@ -47,3 +47,17 @@ def test_corrupt_image(tmp_path, content):
 def test_missing_image(tmp_path):
     with pytest.raises(SfclError, match="missing.jpg"):
         read_image(str(tmp_path / "missing.jpg"))
+
+
+def test_check_split_refuses_shared_identities_and_empty_classes(tmp_path):
+    from sfcl.data.base import ReIDDataset, Sample, check_split
+    from sfcl.errors import SfclError
+
+    train = [Sample("a.jpg", 1, 1, "vis", 0), Sample("b.jpg", 1, 3, "nir", 0), Sample("c.jpg", 2, 1, "vis", 1)]
+    test = [Sample("d.jpg", 5, 1, "vis"), Sample("e.jpg", 2, 3, "nir")]
+    with pytest.raises(SfclError, match=r"train and test share 1 \(2\) identities"):
+        check_split(ReIDDataset("x", str(tmp_path), train, test, 2))
+    with pytest.raises(SfclError, match=r"training labels 1 \(2\) have no image"):
+        check_split(ReIDDataset("x", str(tmp_path), train, test[:1], 3))
+    ok = ReIDDataset("x", str(tmp_path), train, test[:1], 2)
+    assert check_split(ok) is ok

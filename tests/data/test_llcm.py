@@ -40,3 +40,12 @@ def test_flat_test_layout_rejected(tmp_path):
     (root / "test_vis" / "0008").mkdir(parents=True)
     with pytest.raises(SfclError, match="cam<k>"):
         load_llcm(root)
+
+
+def test_thumbnail_caches_and_hidden_entries_skipped(tmp_path):
+    root = make_llcm(tmp_path)
+    clean = load_llcm(root)
+    (root / "test_vis" / "cam1" / "0008" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (root / "test_nir" / "cam3" / "0009" / ".DS_Store").write_bytes(b"Bud1")
+    (root / "test_nir" / "cam1" / ".Trash").mkdir()
+    assert [s.path for s in load_llcm(root).test] == [s.path for s in clean.test]

@@ -58,3 +58,10 @@ def test_missing_folder(tmp_path, folder):
 def test_bad_trial(tmp_path):
     with pytest.raises(SfclError, match="trial"):
         load_regdb(make_regdb(tmp_path), trial=11)
+
+
+def test_train_test_overlap_refused_by_build_dataset(tmp_path):
+    root = make_regdb(tmp_path, train=(3, 1), test=(7, 3))
+    with pytest.raises(SfclError) as err:
+        build_dataset("regdb", root, trial=1)
+    assert "train and test share 1 (3) identities" in str(err.value) and str(root) in str(err.value)

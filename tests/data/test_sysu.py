@@ -69,9 +69,55 @@ def test_bad_id_file(tmp_path):
 
 def test_no_training_images(tmp_path):
     root = make_sysu(tmp_path, train=(), val=(), test=(4,))
-    (root / "exp" / "train_id.txt").write_text("77")
+    (root / "exp" / "train_id.txt").write_text("")
+    (root / "exp" / "val_id.txt").write_text("")
     with pytest.raises(SfclError, match="no training images"):
         load_sysu(root)
+
+
+@pytest.mark.parametrize("which", ["train", "test"])
+def test_listed_ids_without_images(tmp_path, which):
+    root = make_sysu(tmp_path)
+    name = f"exp/{which}_id.txt"
+    ids = (1, 2, 77, 78) if which == "train" else (4, 5, 77, 78)
+    (root / name).write_text(",".join(map(str, ids)))
+    with pytest.raises(SfclError) as err:
+        load_sysu(root)
+    _one_line(err, root / name)
+    assert "2 (77, 78) ids with no image" in str(err.value)
+
+
+def test_unpadded_id_folder(tmp_path):
+    root = make_sysu(tmp_path)
+    (root / "cam1" / "0001").rename(root / "cam1" / "1")
+    (root / "cam3" / ".hidden").mkdir()  # hidden names are not identities, and not errors
+    with pytest.raises(SfclError) as err:
+        load_sysu(root)
+    _one_line(err, root)
+    assert "1 (cam1/1) folders are not 4-digit" in str(err.value)
+
+
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_train_test_overlap(tmp_path, split):
+    root = make_sysu(tmp_path)
+    (root / "exp" / "train_id.txt").write_text("1,2,3,4")  # 3 is the val id, 4 a test id
+    with pytest.raises(SfclError) as err:
+        load_sysu(root, eval_split=split)
+    shared = "1 (4)" if split == "test" else "1 (3)"
+    _one_line(err, root / "exp" / ("test_id.txt" if split == "test" else "val_id.txt"))
+    assert f"shares {shared} ids" in str(err.value)
+
+
+def test_thumbnail_caches_and_hidden_files_are_not_images(tmp_path):
+    root = make_sysu(tmp_path)
+    clean = load_sysu(root)
+    (root / "cam1" / "0001" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
+    (root / "cam4" / "0004" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (root / "cam3" / "0002" / "._0001.jpg").write_bytes(b"\x00\x05\x16\x07")
+    (root / "cam2" / ".DS_Store").write_bytes(b"Bud1")
+    ds = load_sysu(root)
+    assert [s.path for s in ds.train] == [s.path for s in clean.train]
+    assert [s.path for s in ds.test] == [s.path for s in clean.test]
 
 
 def test_synthvi_loads(tmp_path):

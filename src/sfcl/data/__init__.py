@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 
 from sfcl.data import llcm, regdb, sysu
-from sfcl.data.base import ReIDDataset, Sample
+from sfcl.data.base import ReIDDataset, Sample, check_split
 from sfcl.data.spec import DatasetSpec, Protocol, Trial
 from sfcl.errors import SfclError
 
@@ -58,14 +58,15 @@ def protocol_spec(name: str) -> Protocol:
 
 
 def build_dataset(name: str, root: str | Path, **options) -> ReIDDataset:
-    """Load dataset ``name`` from ``root``; ``options`` are the ones its spec takes (e.g. ``trial=``)."""
+    """Load dataset ``name`` from ``root``; ``options`` are the ones its spec takes (e.g. ``trial=``).
+    The split is checked (:func:`~sfcl.data.base.check_split`) before anything trains on it."""
     spec = dataset_spec(name)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         raise SfclError(f"dataset {name} takes no option {unknown[0]} "
                         f"(its options: {', '.join(spec.options) or 'none'})")
     dataset = spec.load(root, **options)
-    return dataset if dataset.name == name else dataclasses.replace(dataset, name=name)
+    return check_split(dataset if dataset.name == name else dataclasses.replace(dataset, name=name))
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from sfcl.errors import SfclError
+from sfcl.imageio import IMAGE_SUFFIXES
 
 Modality = Literal["vis", "nir"]
 
@@ -82,3 +83,38 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise SfclError(f"missing file {path}: expected {what}")
     return path
+
+
+def is_image_file(path: Path) -> bool:
+    """An image a loader takes: a regular file with an image suffix, not hidden (``.DS_Store``, ``._x.jpg``)
+    and not a thumbnail cache (``Thumbs.db``, which the SYSU-MM01 distribution ships)."""
+    return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name; empty when the folder is absent."""
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: p.name)
+
+
+def few(items, n: int = 5) -> str:
+    """``"3 (1, 2, 7)"`` or ``"12 (1, 2, 3, 4, 5, ...)"``: a count and the first few, for one-line errors."""
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:n]) + (", ..." if len(items) > n else "")
+    return f"{len(items)} ({shown})"
+
+
+def check_split(dataset: ReIDDataset) -> ReIDDataset:
+    """Refuse a split that would train or score wrongly, whatever the dataset: a test identity that is
+    also trained on, or a training class with no image. Every loader's result passes here
+    (:func:`sfcl.data.build_dataset`); loaders name the exact list file first where they can."""
+    shared = sorted({s.pid for s in dataset.train} & {s.pid for s in dataset.test})
+    if shared:
+        raise SfclError(f"{dataset.name} at {dataset.root}: train and test share {few(shared)} identities: "
+                        "expected disjoint identity splits (a test identity must never be trained on)")
+    empty = sorted(set(range(dataset.num_classes)) - {s.label for s in dataset.train})
+    if empty:
+        raise SfclError(f"{dataset.name} at {dataset.root}: training labels {few(empty)} have no image: "
+                        f"expected every one of the {dataset.num_classes} classes to have images")
+    return dataset

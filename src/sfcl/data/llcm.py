@@ -29,7 +29,7 @@ import re
 from functools import partial
 from pathlib import Path
 
-from sfcl.data.base import ReIDDataset, Sample, require_dir
+from sfcl.data.base import ReIDDataset, Sample, image_files, require_dir
 from sfcl.data.regdb import read_list
 from sfcl.data.spec import DatasetSpec, Protocol, Trial, by_modality, groups, seeded_gallery
 from sfcl.errors import SfclError
@@ -54,13 +54,13 @@ def _scan_test(folder: Path, modality: str) -> list[Sample]:
     for cam_dir in cams:
         cam = int(_CAM_RE.match(cam_dir.name).group(1))
         for id_dir in cam_dir.iterdir():
-            if not id_dir.is_dir():
+            if not id_dir.is_dir() or id_dir.name.startswith("."):
                 continue
             try:
                 pid = int(id_dir.name)
             except ValueError:
                 raise SfclError(f"unexpected folder {id_dir}: expected an integer identity folder name") from None
-            out.extend(Sample(str(p), pid, cam, modality) for p in id_dir.iterdir() if p.is_file())
+            out.extend(Sample(str(p), pid, cam, modality) for p in image_files(id_dir))
     return out
 
 

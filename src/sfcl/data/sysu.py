@@ -10,7 +10,11 @@ Layout::
 Training uses train ∪ val ids in both modalities (as the AGW baseline does); a
 camera folder missing for an identity is normal and skipped. ``label`` is the
 index of the pid in the sorted list of training pids, identical in both
-modalities. ``test`` holds every image of the test ids: pid sorted, then
+modalities. Before anything is returned the split is checked: every sub-folder of
+``cam<k>/`` is a 4-digit id (hidden names ignored; files other than images, e.g. the
+``Thumbs.db`` SYSU-MM01 ships, are skipped), every listed id has images, and the test
+list shares no id with the training lists; each failure is one line naming the file and
+the ids (the count and the first few). ``test`` holds every image of the test ids: pid sorted, then
 cam1..cam6, then file names sorted. ``meta["rand_perm_cam"]`` is the path of
 ``exp/rand_perm_cam.mat`` or ``data_split/rand_perm_cam.mat`` when present
 (official multi-shot gallery permutation).
@@ -41,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sfcl.data.base import ReIDDataset, Sample, require_dir, require_file
+from sfcl.data.base import ReIDDataset, Sample, few, image_files, require_dir, require_file
 from sfcl.data.spec import DatasetSpec, Protocol, Trial, groups, indices, seeded_gallery
 from sfcl.errors import SfclError
 from sfcl.modality import NIR, VIS
@@ -75,11 +79,26 @@ def read_id_file(path: Path) -> list[int]:
 
 
 def _images_of(root: Path, pid: int, cam: int) -> list[Path]:
-    """Sorted image files of one id/camera; empty when the folder is absent."""
-    folder = root / f"cam{cam}" / f"{pid:04d}"
-    if not folder.is_dir():
-        return []
-    return [folder / name for name in sorted(p.name for p in folder.iterdir() if p.is_file())]
+    """Sorted image files of one id/camera (hidden files and ``Thumbs.db`` skipped); empty when absent."""
+    return image_files(root / f"cam{cam}" / f"{pid:04d}")
+
+
+def _check_id_folders(root: Path) -> None:
+    """Every visible sub-folder of ``cam<k>/`` must be a 4-digit zero-padded id: a folder ``12`` would
+    otherwise be silently skipped and its id trained as a class with no images."""
+    bad = sorted(f"cam{cam}/{d.name}" for cam in ALL_CAMS for d in (root / f"cam{cam}").iterdir()
+                 if d.is_dir() and not d.name.startswith(".") and not (len(d.name) == 4 and d.name.isdigit()))
+    if bad:
+        raise SfclError(f"SYSU-MM01 at {root}: {few(bad)} folders are not 4-digit zero-padded identities: "
+                        "expected cam<k>/<id:04d>/ (e.g. cam1/0012)")
+
+
+def _check_listed(root: Path, pids: list[int], files: str) -> None:
+    """Ids listed in ``files`` must have at least one image in some camera."""
+    missing = [pid for pid in pids if not any(_images_of(root, pid, cam) for cam in ALL_CAMS)]
+    if missing:
+        raise SfclError(f"{files} lists {few(missing)} ids with no image under {root}/cam1..cam6/<id:04d>/: "
+                        "expected images for every listed identity")
 
 
 def _samples(root: Path, pids: list[int], labels: dict[int, int] | None) -> list[Sample]:
@@ -100,12 +119,17 @@ def load_sysu(root: str | Path, eval_split: str = "test") -> ReIDDataset:
     for cam in ALL_CAMS:
         require_dir(root / f"cam{cam}", f"SYSU-MM01 camera folder cam{cam}")
     exp = require_dir(root / "exp", "SYSU-MM01 exp/ folder with id lists")
-    if eval_split == "val":
-        train_pids = sorted(set(read_id_file(exp / "train_id.txt")))
-        test_pids = sorted(set(read_id_file(exp / "val_id.txt")))
-    else:
-        train_pids = sorted(set(read_id_file(exp / "train_id.txt")) | set(read_id_file(exp / "val_id.txt")))
-        test_pids = sorted(set(read_id_file(exp / "test_id.txt")))
+    _check_id_folders(root)
+    train_files, test_file = (("train_id.txt",), "val_id.txt") if eval_split == "val" else (
+        ("train_id.txt", "val_id.txt"), "test_id.txt")
+    train_pids = sorted(set().union(*(read_id_file(exp / name) for name in train_files)))
+    test_pids = sorted(set(read_id_file(exp / test_file)))
+    shared = sorted(set(train_pids) & set(test_pids))
+    if shared:
+        raise SfclError(f"{exp / test_file} shares {few(shared)} ids with {' and '.join(train_files)}: "
+                        "expected disjoint identity lists (a test identity must never be trained on)")
+    _check_listed(root, train_pids, " / ".join(str(exp / name) for name in train_files))
+    _check_listed(root, test_pids, str(exp / test_file))
     labels = {pid: i for i, pid in enumerate(train_pids)}
     train = _samples(root, train_pids, labels)
     if not train:

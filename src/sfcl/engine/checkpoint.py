@@ -3,7 +3,9 @@
 A checkpoint is a dict of tensors, numbers, strings, lists and dicts only:
 ``format``, ``config`` (the experiment config as a dict), ``num_classes``,
 ``model`` (state dict), and for resuming ``optimizer``, ``scheduler``,
-``scaler``, ``epoch`` (epochs completed) and ``history``. No RNG state is
+``scaler``, ``epoch`` (epochs trained) and ``history``; ``pending_eval`` (the epoch's record)
+when it was written after training an epoch and before evaluating it, so a run killed during an
+evaluation resumes by running that evaluation, not by training the epoch again. No RNG state is
 stored: the trainer reseeds every RNG at the start of each epoch from
 ``(seed, epoch)``, so resuming at an epoch boundary replays the same stream. Writing goes to a temp
 file in the same folder, is fsynced, then renamed over the target, so an

@@ -33,6 +33,7 @@ from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients, 
 from sfcl.engine.runtime import autocast_context, resolve_device, seed_everything
 from sfcl.errors import SfclError
 from sfcl.evaluation.extract import evaluate_model
+from sfcl.imageio import check_images
 from sfcl.losses import ReIDObjective
 from sfcl.models import build_model
 
@@ -53,7 +54,12 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.out_dir = Path(cfg.train.output_dir)
         seed_everything(cfg.train.seed)
-        self.dataset = dataset if dataset is not None else load_dataset(cfg)
+        if dataset is None:
+            dataset = load_dataset(cfg)
+            # every image the run will read, checked by its header before any training
+            check_images([s.path for s in dataset.train + dataset.test], "dataset image",
+                         progress=cfg.train.progress and self.dist.is_main)
+        self.dataset = dataset
         self.loader, self.sampler = build_train_loader(cfg, self.dataset, self.dist.rank, self.dist.world_size)
         self.model = build_model(cfg.model, self.dataset.num_classes, (cfg.data.height, cfg.data.width)).to(self.device)
         if cfg.train.channels_last:
@@ -70,6 +76,8 @@ class Trainer:
         self.progress = 0.0  # epochs done (fractional), for the FAD warm-up
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {}
+        self.pending: dict[str, Any] | None = None  # a trained epoch whose evaluation has not run
+        self.finite_checkpoint: tuple[Path, int] | None = None  # newest checkpoint with finite weights
         if resume is not None:
             self._resume(resume)
         self.train_model = self._wrap(self.model)
@@ -103,7 +111,9 @@ class Trainer:
             raise SfclError(f"checkpoint {path} holds weights only (no optimizer state): it cannot be resumed")
         if "config" not in state:
             raise SfclError(f"checkpoint {path} has no config entry: it was not written by sfcl train")
-        check_resume_config(state["config"], self.cfg, path, int(state["epoch"]))
+        self.pending = state.get("pending_eval")
+        # an epoch saved before its evaluation is not finished until that evaluation has run
+        check_resume_config(state["config"], self.cfg, path, int(state["epoch"]) - (self.pending is not None))
         load_model_state(self.model, state, path)
         self.objective.load_state_dict(state.get("objective", {}))
         self.optimizer.load_state_dict(state["optimizer"])
@@ -112,10 +122,13 @@ class Trainer:
         self.start_epoch = int(state["epoch"])
         self.history = list(state.get("history", []))
         self.best = dict(state.get("best", {}))
-        log.info("resumed from %s at epoch %d", path, self.start_epoch)
+        self.finite_checkpoint = (Path(path), self.start_epoch)
+        log.info("resumed from %s at epoch %d%s", path, self.start_epoch,
+                 " (its evaluation runs first)" if self.pending is not None else "")
 
-    def _state(self, epoch: int) -> dict[str, Any]:
-        return {
+    def _state(self, epoch: int, pending: dict[str, Any] | None = None) -> dict[str, Any]:
+        extra = {} if pending is None else {"pending_eval": pending}
+        return extra | {
             "config": self.cfg.to_dict(),
             "num_classes": self.dataset.num_classes,
             "model": self.model.state_dict(),
@@ -142,12 +155,17 @@ class Trainer:
         total, terms = self.objective(output, labels, modality=modality, gather=gather_with_grad,
                                       progress=self.progress)
         if not torch.isfinite(total):
-            raise FloatingPointError(f"loss became {total.item()} ({terms})")
+            shown = ", ".join(f"{key} {value:.4g}" for key, value in terms.items() if key != "total")
+            raise FloatingPointError(f"loss became {total.item()} (terms: {shown})")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         if cfg.optim.clip_grad_norm > 0:
             self.scaler.unscale_(self.optimizer)
             clip_gradients(self.model, cfg.optim.clip_grad_norm)
+        if not self.scaler.is_enabled():  # fp16's scaler skips non-finite steps itself
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+                raise FloatingPointError(f"a gradient became non-finite (loss {total.item():.4f})")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()  # per iteration (warm-up within the first epochs)
@@ -168,9 +186,8 @@ class Trainer:
             try:
                 total, terms = self.step(batch)
             except FloatingPointError as err:
-                raise SfclError(
-                    f"{err} at epoch {epoch + 1} step {step + 1}; last good checkpoint: {self.out_dir / 'last.pt'}"
-                ) from None
+                raise SfclError(f"{err} at epoch {epoch + 1} step {step + 1} (global step "
+                                f"{epoch * len(self.sampler) + step + 1}); {self._finite_note()}") from None
             steps += 1
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -178,28 +195,56 @@ class Trainer:
                 bar.set_postfix(loss=f"{terms.get('total', total.item()):.3f}")
         return {key: value / max(1, steps) for key, value in sums.items()}
 
+    def _finite_note(self) -> str:
+        if self.finite_checkpoint is None:
+            return "no checkpoint was saved before it (lower optim.lr, or set optim.clip_grad_norm)"
+        path, epoch = self.finite_checkpoint
+        return f"last checkpoint with finite weights: {path} (epoch {epoch})"
+
+    def _save_last(self, epoch: int, pending: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write ``last.pt`` for ``epoch`` epochs done; weights that are not all finite never replace
+        the last finite checkpoint (the run stops, naming it)."""
+        tensors = list(self.model.state_dict().values())
+        floats = [t for t in tensors if t.is_floating_point()]
+        if floats and not torch.isfinite(torch.stack(torch._foreach_norm(floats))).all():
+            raise SfclError(f"the weights became non-finite during epoch {epoch} (not saved); "
+                            f"{self._finite_note()}")
+        state = self._state(epoch, pending)
+        save_checkpoint(self.out_dir / "last.pt", state)
+        self.finite_checkpoint = (self.out_dir / "last.pt", epoch)
+        return state
+
+    def _finish_epoch(self, record: dict[str, Any], evaluate: bool) -> None:
+        """Evaluate a trained epoch (its weights already in ``last.pt``), log it, and checkpoint it."""
+        if evaluate:
+            if self.dist.is_main:
+                record["eval"] = evaluate_model(self.model, self.dataset, self.cfg, self.device)
+            barrier()
+        self.history.append(record)
+        if self.dist.is_main:
+            self._log_epoch(record)
+            improved = self._update_best(record)
+            state = self._save_last(record["epoch"])
+            if improved:
+                save_checkpoint(self.out_dir / "best.pt", state)
+        barrier()
+
     def fit(self) -> dict[str, Any]:
         cfg = self.cfg
         start = time.time()
+        if self.pending is not None:  # resumed from a checkpoint written before its evaluation
+            record, self.pending = dict(self.pending), None
+            self._finish_epoch(record, evaluate=True)
         for epoch in range(self.start_epoch, cfg.train.epochs):
             tic = time.time()
             lr = self.optimizer.param_groups[-1]["lr"]  # at the epoch's first iteration
             terms = self.train_one_epoch(epoch)
             record: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": time.time() - tic, **terms}
             last = epoch + 1 == cfg.train.epochs
-            if last or (cfg.train.eval_every > 0 and (epoch + 1) % cfg.train.eval_every == 0):
-                if self.dist.is_main:
-                    record["eval"] = evaluate_model(self.model, self.dataset, cfg, self.device)
-                barrier()
-            self.history.append(record)
-            if self.dist.is_main:
-                self._log_epoch(record)
-                improved = self._update_best(record)
-                state = self._state(epoch + 1)
-                save_checkpoint(self.out_dir / "last.pt", state)
-                if improved:
-                    save_checkpoint(self.out_dir / "best.pt", state)
-            barrier()
+            evaluate = last or (cfg.train.eval_every > 0 and (epoch + 1) % cfg.train.eval_every == 0)
+            if evaluate and self.dist.is_main:  # the trained epoch is on disk before any evaluation
+                self._save_last(epoch + 1, pending=record)
+            self._finish_epoch(record, evaluate)
         results = self._results(time.time() - start)
         if self.dist.is_main:
             payload = json.dumps(results, indent=2).encode()

@@ -48,6 +48,11 @@ def evaluate(name: str, feats: torch.Tensor, test: list[Sample], num_trials: int
     """
     if feats.ndim != 2 or feats.shape[0] != len(test):
         raise SfclError(f"protocol {name}: features {tuple(feats.shape)} do not fit {len(test)} test images")
+    bad = (~torch.isfinite(feats)).any(dim=1).nonzero().flatten().tolist() if feats.numel() else []
+    if bad:
+        raise SfclError(f"protocol {name}: the features of {len(bad)} of {len(test)} test images are not finite "
+                        f"(NaN or Inf; first: {test[bad[0]].path}): expected finite features (the model's weights "
+                        "or that image are broken)")
     trials, sampling = _build(name, test, num_trials, meta or {})
     rule = protocol_spec(name).rule
     feats = F.normalize(feats.float(), dim=1)
