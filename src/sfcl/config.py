@@ -392,7 +392,10 @@ def config_from_text(text: str, name: str, overrides: list[str] | tuple[str, ...
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    """Write ``config`` as YAML, atomically (an unwritable path is one SfclError)."""
+    from sfcl.fileio import atomic_write
+
+    atomic_write(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode(), durable=False)
 
 
 def _deep_copy(data: Any) -> Any:

@@ -2,7 +2,10 @@
 an interruption) sees the old file or the whole new one, never half of it.
 
 Temporary files are named ``.<name>.<random>`` + :data:`TMP_SUFFIX` in the target's folder, so
-a resumed job can find and delete leftovers of a killed one. Finished files get the mode a plain
+a resumed job can find and delete leftovers of a killed one (:func:`remove_stale_temporaries`,
+under the folder's :class:`OutputLock`). An ``OSError`` while writing (read-only folder, full
+disk, no permission) becomes one :class:`~sfcl.errors.SfclError` naming the path and the reason
+(:func:`write_error`), and the temporary file is removed: nothing half-written is left. Finished files get the mode a plain
 ``open()`` would give (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``; importing the
 module has no side effect (the umask is left alone).
 """
@@ -40,8 +43,11 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
     regenerable files (dataset images) skip it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temporary(path.parent, path.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temporary(path.parent, path.name)
+    except OSError as err:
+        raise write_error(path, err) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             if callable(data):
@@ -52,8 +58,13 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object], d
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise write_error(path, err) from None
+        if isinstance(err, RuntimeError) and "inline_container" in str(err):  # torch.save on a full disk
+            raise SfclError(f"cannot write {path}: the write failed (disk full or unwritable: "
+                            f"{str(err).splitlines()[0][:120]})") from None
         raise
     if durable:
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -88,3 +99,86 @@ def save_figure(figure, path: str | Path, dpi: int) -> Path:
     figure.savefig(buf, format="png", dpi=dpi)
     atomic_write(path, buf.getvalue(), durable=False)
     return Path(path)
+
+
+LOCK_NAME = ".sfcl.lock"
+
+
+class OutputLock:
+    """An exclusive lock on an output folder for the life of one command (``with OutputLock(folder):``).
+
+    The lock is ``flock`` on ``folder/.sfcl.lock``, which holds the holder's PID and command; the
+    kernel releases it when the process ends however it ends (SIGKILL included), so a lock is never
+    stale. A second command on the same folder gets one ``SfclError`` naming the holder's PID.
+    On release the file is removed (a command checks after locking that the locked file is still
+    the one at the path, so two commands can never both win), and so is the folder when the lock
+    created it and the run left it empty.
+    """
+
+    def __init__(self, folder: str | Path, command: str) -> None:
+        self.folder, self.command = Path(folder), command
+        self.fd: int | None = None
+        self.created = False
+
+    def __enter__(self) -> OutputLock:
+        import fcntl
+
+        path = self.folder / LOCK_NAME
+        try:
+            self.created = not self.folder.exists()
+            self.folder.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+                    os.close(fd)
+                    raise SfclError(f"output folder {self.folder} is in use by another sfcl run ({holder}): wait "
+                                    "for it to finish or choose another folder") from None
+                try:
+                    same = os.fstat(fd).st_ino == os.stat(path).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(fd)  # the holder removed the file as we opened it: lock the new one
+            os.ftruncate(fd, 0)
+            os.write(fd, f"PID {os.getpid()}, sfcl {self.command}\n".encode())
+        except OSError as err:
+            raise write_error(path, err) from None
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            (self.folder / LOCK_NAME).unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+            if self.created:  # a folder made only to hold the lock of a run that wrote nothing
+                try:
+                    self.folder.rmdir()
+                except OSError:
+                    pass
+
+
+def remove_stale_temporaries(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Delete the temporary files (``*.sfcl-tmp``) a killed run left in ``folder`` (and its
+    sub-folders when ``recursive``); call it only while holding the folder's :class:`OutputLock`
+    (a live run's temporaries are its own)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = sorted(folder.rglob(f"*{TMP_SUFFIX}") if recursive else folder.glob(f"*{TMP_SUFFIX}"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def write_error(path: str | Path, err: OSError) -> SfclError:
+    """The one line for an ``OSError`` on an output path: the path and the reason (read-only, full,
+    no permission), whatever layer raised it."""
+    reason = err.strerror or str(err) or type(err).__name__
+    where = err.filename if getattr(err, "filename", None) else path
+    return SfclError(f"cannot write {where}: {reason} (check that the output folder is writable and the disk "
+                     "has space)")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import colorsys
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,9 +33,10 @@ from sfcl.canvas import SHIFT, MaskPen, composite, to_fixed
 from sfcl.data.sysu import ALL_CAMS as CAMS
 from sfcl.data.sysu import NIR_CAMS
 from sfcl.errors import SfclError
-from sfcl.fileio import atomic_write
+from sfcl.fileio import LOCK_NAME, OutputLock, atomic_write, remove_stale_temporaries
 from sfcl.imageio import SYNTHVI_JPEG_QUALITY as JPEG_QUALITY
 from sfcl.imageio import encode_image
+from sfcl.workers import process_pool
 
 MARKER = "synthvi.json"
 FORMAT_VERSION = 1
@@ -525,7 +525,7 @@ def _check_out(out: Path, cfg: SynthConfig) -> None:
     """Allow an empty/missing folder or a SynthVI folder made with the same parameters."""
     if out.exists() and not out.is_dir():
         raise SfclError(f"{out} is a file: expected a folder for the SynthVI dataset")
-    if not out.exists() or not any(out.iterdir()):
+    if not out.exists() or not any(p.name != LOCK_NAME for p in out.iterdir()):
         return
     marker = out / MARKER
     try:
@@ -555,7 +555,13 @@ def synthesize(out: str | Path, num_ids: int = 120, seed: int = 0, images_per_ca
         raise SfclError(f"workers={workers}: expected >= 1")
     out = Path(out)
     _check_out(out, cfg)
-    out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out, "synth"):  # a second synthesis into this folder is refused
+        remove_stale_temporaries(out, recursive=True)  # a killed run's
+        return _synthesize(out, cfg, workers, progress)
+
+
+def _synthesize(out: Path, cfg: SynthConfig, workers: int, progress: bool) -> Path:
+    num_ids = cfg.num_ids
     atomic_write(out / MARKER, (json.dumps(_marker(cfg), indent=2) + "\n").encode(), durable=False)
     jobs = [(str(out), cfg, pid) for pid in range(1, num_ids + 1)]
     bar = None
@@ -568,7 +574,7 @@ def synthesize(out: str | Path, num_ids: int = 120, seed: int = 0, images_per_ca
         for _ in results:
             bar is not None and bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             for _ in pool.map(_write_identity, jobs, chunksize=max(1, len(jobs) // (8 * workers))):
                 bar is not None and bar.update(1)
     if bar is not None:

@@ -13,6 +13,7 @@ the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -33,6 +34,7 @@ from sfcl.engine.optim import build_optimizer, build_scheduler, clip_gradients, 
 from sfcl.engine.runtime import autocast_context, resolve_device, seed_everything
 from sfcl.errors import SfclError
 from sfcl.evaluation.extract import evaluate_model
+from sfcl.fileio import OutputLock, remove_stale_temporaries, write_error
 from sfcl.imageio import check_images
 from sfcl.losses import ReIDObjective
 from sfcl.models import build_model
@@ -81,13 +83,7 @@ class Trainer:
         if resume is not None:
             self._resume(resume)
         self.train_model = self._wrap(self.model)
-        self.writer = None
-        if self.dist.is_main:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, self.out_dir / "config.yaml")
-            self.writer = SummaryWriter(str(self.out_dir / "tb"))
+        self.writer = None  # opened by fit(), which holds the output folder's lock
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if self.dist.enabled:
@@ -230,6 +226,27 @@ class Trainer:
         barrier()
 
     def fit(self) -> dict[str, Any]:
+        """Train the remaining epochs holding ``train.output_dir``'s lock (a second run into the same
+        folder is refused); a killed run's temporary files there are removed first."""
+        lock = OutputLock(self.out_dir, "train") if self.dist.is_main else contextlib.nullcontext()
+        with lock:
+            if self.dist.is_main:
+                from torch.utils.tensorboard import SummaryWriter
+
+                remove_stale_temporaries(self.out_dir)
+                save_config(self.cfg, self.out_dir / "config.yaml")
+                try:
+                    self.writer = SummaryWriter(str(self.out_dir / "tb"))
+                except OSError as err:
+                    raise write_error(self.out_dir / "tb", err) from None
+            try:
+                return self._fit()
+            finally:
+                if self.writer is not None:
+                    self.writer.close()
+                    self.writer = None
+
+    def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
         start = time.time()
         if self.pending is not None:  # resumed from a checkpoint written before its evaluation
@@ -250,7 +267,6 @@ class Trainer:
             payload = json.dumps(results, indent=2).encode()
             atomic_write(self.out_dir / "results.json", lambda handle: handle.write(payload))
             draw_curves(self.history, self.out_dir / "curves.png", title=cfg.name)
-            self.writer.close()
         return results
 
     def _update_best(self, record: dict[str, Any]) -> bool:

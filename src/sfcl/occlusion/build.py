@@ -23,9 +23,8 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 
 from sfcl.errors import SfclError
+from sfcl.fileio import LOCK_NAME, OutputLock, remove_stale_temporaries
 from sfcl.occlusion.io import (
     JPEG_QUALITY,
     TMP_SUFFIX,
@@ -49,6 +49,7 @@ from sfcl.occlusion.manifest import NAME as MANIFEST
 from sfcl.occlusion.placement import apply_placement, assign_categories, choose_occluder, sample_placement
 from sfcl.occlusion.procedural import load_library
 from sfcl.occlusion.sources import SPLITS, SourceImage, all_files, dataset_images, fingerprint, parse_splits
+from sfcl.workers import process_pool
 
 log = logging.getLogger(__name__)
 MARKER = "occlusion.json"
@@ -57,7 +58,7 @@ GENERATOR = "sfcl-occlude"
 FORMAT_VERSION = 1
 DEFAULT_RATIO = 1.0
 CHUNK = 16
-_OWN = (MARKER, MANIFEST, JOURNAL)
+_OWN = (MARKER, MANIFEST, JOURNAL, LOCK_NAME)
 _TAG_SELECT, _TAG_PLACE = 21, 22
 
 
@@ -184,7 +185,7 @@ def _check_folders(src: str | Path, out: str | Path) -> tuple[Path, Path]:
 def _prepare_out(out: Path, params: dict) -> None:
     """Accept a missing/empty folder or one made with the same parameters; write the marker; drop temporaries."""
     marker = {"generator": GENERATOR, "version": FORMAT_VERSION, **params}
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
         try:
             found = json.loads((out / MARKER).read_text())
         except (OSError, ValueError):
@@ -195,10 +196,7 @@ def _prepare_out(out: Path, params: dict) -> None:
             hint = "; the source images changed" if {"source_images", "source_fingerprint"} & set(diff) else ""
             raise SfclError(f"{out} holds an occluded dataset made with other parameters ({', '.join(diff)}{hint}): "
                             "expected the same parameters, or use another folder")
-        for dirpath, _, names in os.walk(out):
-            for name in names:
-                if name.endswith(TMP_SUFFIX):
-                    Path(dirpath, name).unlink(missing_ok=True)
+        remove_stale_temporaries(out, recursive=True)  # a killed build's; this one holds the lock
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / MARKER, (json.dumps(marker, indent=2, sort_keys=True) + "\n").encode())
 
@@ -241,7 +239,7 @@ def _execute(chunks: list[list], workers: int, ctx: tuple, on_chunk: Callable[[l
             _CTX = None
             cv2.setNumThreads(threads)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=ctx)
+    pool = process_pool(workers, _init_worker, ctx)
     queue = iter(chunks)
     try:  # at most 2 chunks in flight per worker, so an interruption stops soon
         pending = {pool.submit(_run_chunk, c) for c in itertools.islice(queue, 2 * workers)}
@@ -317,28 +315,29 @@ def occlude_dataset(dataset: str, src: str | Path, out: str | Path, splits: str 
     splits = parse_splits(splits)
     _check_args(ratio, seed, workers)
     src, out = _check_folders(src, out)
-    lib = _library(library)
-    images = dataset_images(dataset, src, trial)
-    chosen = [im for im in images if set(im.roles) & set(splits) and is_selected(seed, im.relpath, ratio)]
-    categories = assign_categories([im.scene for im in chosen], lib, seed) if chosen else []
-    params = {"dataset": dataset, "splits": list(splits), "ratio": float(ratio), "seed": int(seed),
-              "trial": trial, "library_digest": lib.digest, "source_images": len(images),
-              "source_fingerprint": fingerprint(src, images)}
-    _prepare_out(out, params)
-    journal = out / JOURNAL
-    previous = {**_finished_manifest(out / MANIFEST), **_load_journal(journal)}
-    place = [PlaceJob(im.relpath, im, cat) for im, cat in zip(chosen, categories)]
-    chosen_paths = {im.relpath for im in chosen}
-    copy = [rel for rel in all_files(src, _OWN, TMP_SUFFIX) if rel not in chosen_paths]
-    expected = {p: r["output_sha256"] for p, r in previous.items() if "output_sha256" in r}
-    new, result = _run(src, out, lib, seed, place, copy, expected, workers, progress, journal, hook)
-    finished = {**{p: r for p, r in previous.items() if p in chosen_paths}, **{r["path"]: r for r in new}}
-    header = {**params, "library": _library_label(lib), "jpeg_quality": JPEG_QUALITY}
-    write_manifest(out / MANIFEST, header, list(finished.values()))
-    journal.unlink(missing_ok=True)
-    log.info("occluded %d images (%d already done), copied %d files into %s", result.placed, result.skipped,
-             result.copied, out)
-    return result
+    with OutputLock(out, "occlude"):  # a second build into this folder is refused
+        lib = _library(library)
+        images = dataset_images(dataset, src, trial)
+        chosen = [im for im in images if set(im.roles) & set(splits) and is_selected(seed, im.relpath, ratio)]
+        categories = assign_categories([im.scene for im in chosen], lib, seed) if chosen else []
+        params = {"dataset": dataset, "splits": list(splits), "ratio": float(ratio), "seed": int(seed),
+                  "trial": trial, "library_digest": lib.digest, "source_images": len(images),
+                  "source_fingerprint": fingerprint(src, images)}
+        _prepare_out(out, params)
+        journal = out / JOURNAL
+        previous = {**_finished_manifest(out / MANIFEST), **_load_journal(journal)}
+        place = [PlaceJob(im.relpath, im, cat) for im, cat in zip(chosen, categories)]
+        chosen_paths = {im.relpath for im in chosen}
+        copy = [rel for rel in all_files(src, _OWN, TMP_SUFFIX) if rel not in chosen_paths]
+        expected = {p: r["output_sha256"] for p, r in previous.items() if "output_sha256" in r}
+        new, result = _run(src, out, lib, seed, place, copy, expected, workers, progress, journal, hook)
+        finished = {**{p: r for p, r in previous.items() if p in chosen_paths}, **{r["path"]: r for r in new}}
+        header = {**params, "library": _library_label(lib), "jpeg_quality": JPEG_QUALITY}
+        write_manifest(out / MANIFEST, header, list(finished.values()))
+        journal.unlink(missing_ok=True)
+        log.info("occluded %d images (%d already done), copied %d files into %s", result.placed, result.skipped,
+                 result.copied, out)
+        return result
 
 
 def rebuild_from_manifest(manifest: str | Path, src: str | Path, out: str | Path, workers: int = 1,
@@ -355,31 +354,32 @@ def rebuild_from_manifest(manifest: str | Path, src: str | Path, out: str | Path
     header, records = read_manifest(manifest)
     manifest_bytes = Path(manifest).read_bytes()
     src, out = _check_folders(src, out)
-    if library is None and header.get("library") != BUILTIN:
-        raise SfclError(f"manifest {manifest} was made with the occluder library {header.get('library')}: "
-                        "expected --library DIR pointing at that SOL folder")
-    lib = _library(library)
-    if lib.digest != header["library_digest"]:
-        raise SfclError(f"occluder library {lib.name} (digest {lib.digest[:12]}) is not the one manifest {manifest} "
-                        f"was made with ({str(header['library_digest'])[:12]}): expected the same library")
-    images = dataset_images(header["dataset"], src, header["trial"])
-    if len(images) != header["source_images"] or fingerprint(src, images) != header["source_fingerprint"]:
-        raise SfclError(f"source {src} is not the dataset manifest {manifest} was made from ({len(images)} images "
-                        f"here, {header['source_images']} there, or their sizes differ): expected the original")
-    known = {im.relpath for im in images}
-    unknown = [r["path"] for r in records if r["path"] not in known]
-    if unknown:
-        raise SfclError(f"manifest {manifest} names {unknown[0]}, not an image of {src}: expected the original")
-    _prepare_out(out, {k: header[k] for k in HEADER_KEYS})
-    place = [PlaceJob(r["path"], record=r) for r in records]
-    placed = {r["path"] for r in records}
-    copy = [rel for rel in all_files(src, _OWN, TMP_SUFFIX) if rel not in placed]
-    expected = {r["path"]: r["output_sha256"] for r in records}
-    new, result = _run(src, out, lib, 0, place, copy, expected, workers, progress, None, hook)
-    result.mismatched = sorted(r["path"] for r in new if r["output_sha256"] != r["expected"])
-    if result.mismatched:
-        log.warning("%d rebuilt images differ from the manifest's sha256 (first: %s); pixels come from another "
-                    "Pillow/libjpeg or OpenCV build", len(result.mismatched), result.mismatched[0])
-    if Path(manifest).resolve() != (out / MANIFEST):
-        atomic_write(out / MANIFEST, manifest_bytes)
-    return result
+    with OutputLock(out, "occlude --from-manifest"):  # a second build into this folder is refused
+        if library is None and header.get("library") != BUILTIN:
+            raise SfclError(f"manifest {manifest} was made with the occluder library {header.get('library')}: "
+                            "expected --library DIR pointing at that SOL folder")
+        lib = _library(library)
+        if lib.digest != header["library_digest"]:
+            raise SfclError(f"occluder library {lib.name} (digest {lib.digest[:12]}) is not the one manifest {manifest} "
+                            f"was made with ({str(header['library_digest'])[:12]}): expected the same library")
+        images = dataset_images(header["dataset"], src, header["trial"])
+        if len(images) != header["source_images"] or fingerprint(src, images) != header["source_fingerprint"]:
+            raise SfclError(f"source {src} is not the dataset manifest {manifest} was made from ({len(images)} images "
+                            f"here, {header['source_images']} there, or their sizes differ): expected the original")
+        known = {im.relpath for im in images}
+        unknown = [r["path"] for r in records if r["path"] not in known]
+        if unknown:
+            raise SfclError(f"manifest {manifest} names {unknown[0]}, not an image of {src}: expected the original")
+        _prepare_out(out, {k: header[k] for k in HEADER_KEYS})
+        place = [PlaceJob(r["path"], record=r) for r in records]
+        placed = {r["path"] for r in records}
+        copy = [rel for rel in all_files(src, _OWN, TMP_SUFFIX) if rel not in placed]
+        expected = {r["path"]: r["output_sha256"] for r in records}
+        new, result = _run(src, out, lib, 0, place, copy, expected, workers, progress, None, hook)
+        result.mismatched = sorted(r["path"] for r in new if r["output_sha256"] != r["expected"])
+        if result.mismatched:
+            log.warning("%d rebuilt images differ from the manifest's sha256 (first: %s); pixels come from another "
+                        "Pillow/libjpeg or OpenCV build", len(result.mismatched), result.mismatched[0])
+        if Path(manifest).resolve() != (out / MANIFEST):
+            atomic_write(out / MANIFEST, manifest_bytes)
+        return result
