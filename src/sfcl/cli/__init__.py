@@ -14,7 +14,8 @@ import logging
 import sys
 
 from sfcl.cli import demo, evaluate, occlusion, profile, robustness, synth, train, visualize
-from sfcl.errors import SfclError
+from sfcl.errors import SfclError, user_message
+from sfcl.fileio import write_error
 
 COMMAND_MODULES = (demo, synth, occlusion, visualize, robustness, train, evaluate, profile)
 
@@ -34,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SfclError as err:
-        print(f"sfcl: error: {err}", file=sys.stderr)
+        print(f"sfcl: error: {user_message(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a write the library did not wrap: still one line naming the path
+        print(f"sfcl: error: {write_error(getattr(err, 'filename', None) or '?', err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sfcl: interrupted (checkpoints are written atomically; continue with --resume)", file=sys.stderr)
+        hint = getattr(args, "on_interrupt", None) or "nothing is left half-written: rerun the command"
+        print(f"sfcl: interrupted ({hint})", file=sys.stderr)
         return 130

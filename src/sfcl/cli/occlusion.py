@@ -88,7 +88,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trial", type=int, default=None, help="RegDB: occlude by this trial's split lists only")
     p.add_argument("--from-manifest", default=None, help="rebuild the exact dataset a manifest describes")
     p.add_argument("--grid", default=None, help="also write a before/after picture grid to this PNG")
-    p.set_defaults(func=_cmd_occlude)
+    p.set_defaults(func=_cmd_occlude, on_interrupt="finished images are kept: rerun the same command to continue the build")
 
     p = sub.add_parser("sol", help="the Semantic Occlusion Library: build from images, export, inspect")
     sol = p.add_subparsers(dest="sol_command", required=True)

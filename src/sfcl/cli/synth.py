@@ -25,4 +25,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=128)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--workers", type=int, default=2)
-    p.set_defaults(func=_cmd_synth)
+    p.set_defaults(func=_cmd_synth, on_interrupt="finished identities are kept: rerun the same command to continue")
