@@ -22,4 +22,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-occlusion", action="store_true", help="use plain SynthVI instead of Occ-SynthVI")
     p.add_argument("overrides", nargs="*", help="demo config overrides, e.g. train.batches_per_epoch=10")
-    p.set_defaults(func=_cmd_demo, on_interrupt="the data built so far is kept: rerun the same command (training rows start again)")
+    p.set_defaults(func=_cmd_demo,
+                   on_interrupt="the data built so far is kept: rerun the same command (training rows start again)")

@@ -24,4 +24,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="YAML experiment file, e.g. configs/sysu_base.yaml")
     p.add_argument("overrides", nargs="*", help="e.g. train.epochs=5 data.root=/data/SYSU-MM01")
     p.add_argument("--resume", default=None, help="continue from a last.pt checkpoint")
-    p.set_defaults(func=_cmd_train, on_interrupt="checkpoints are written atomically; continue with `sfcl train CONFIG --resume OUT/last.pt`")
+    p.set_defaults(func=_cmd_train, on_interrupt="checkpoints are written atomically; continue with "
+                                               "`sfcl train CONFIG --resume OUT/last.pt`")
