@@ -74,8 +74,15 @@ def test_checkpoint_of_other_architecture(tiny_synthvi, tmp_path):
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     state["config"]["model"]["depth"] = 34
     save_checkpoint(tmp_path / "other.pt", {k: v for k, v in state.items() if k != "format"})
-    with pytest.raises(SfclError, match="does not fit this architecture"):
+    with pytest.raises(SfclError, match=r"does not fit this architecture \(\d+ model tensors missing from the "
+                                        r"checkpoint, first backbone\."):
         model_from_checkpoint(tmp_path / "other.pt")
+    state["config"]["model"]["depth"] = 18
+    state["model"]["classifier.weight"] = state["model"]["classifier.weight"][:, :7]
+    save_checkpoint(tmp_path / "narrow.pt", {k: v for k, v in state.items() if k != "format"})
+    with pytest.raises(SfclError, match=r"1 tensors differ in shape, first classifier.weight: \(\d+, 7\) in the "
+                                        r"checkpoint, \(\d+, \d+\) in the model"):
+        model_from_checkpoint(tmp_path / "narrow.pt")
 
 
 def test_base_cfam_trains_and_reloads(tiny_synthvi, tmp_path):

@@ -55,13 +55,34 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def architecture_mismatch(model: nn.Module, weights: dict[str, Any]) -> str | None:
+    """The first difference between ``model``'s state dict and ``weights`` (key names and shapes), in
+    words, or ``None`` when they fit."""
+    own = model.state_dict()
+    missing = [key for key in own if key not in weights]
+    unexpected = [key for key in weights if key not in own]
+    shapes = [(key, tuple(weights[key].shape), tuple(own[key].shape)) for key in own
+              if key in weights and hasattr(weights[key], "shape") and tuple(weights[key].shape) != tuple(own[key].shape)]
+    if shapes:
+        key, theirs, ours = shapes[0]
+        return f"{len(shapes)} tensors differ in shape, first {key}: {theirs} in the checkpoint, {ours} in the model"
+    if missing:
+        return f"{len(missing)} model tensors missing from the checkpoint, first {missing[0]}"
+    if unexpected:
+        return f"{len(unexpected)} checkpoint tensors not in the model, first {unexpected[0]}"
+    return None
+
+
 def load_model_state(model: nn.Module, state: dict[str, Any], path: str | Path) -> None:
-    """Load ``state['model']`` strictly; a different architecture is a one-line SfclError."""
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as err:
-        detail = str(err).splitlines()[0][:160]
-        raise SfclError(f"checkpoint {path} does not fit this architecture ({detail})") from None
+    """Load ``state['model']`` strictly; a different architecture is a one-line SfclError naming the
+    first mismatched key and its shapes."""
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise SfclError(f"checkpoint {path} has no model weights: expected a file written by `sfcl train`")
+    detail = architecture_mismatch(model, weights)
+    if detail is not None:
+        raise SfclError(f"checkpoint {path} does not fit this architecture ({detail})")
+    model.load_state_dict(weights)
 
 
 def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
