@@ -93,9 +93,10 @@ def _check_id_folders(root: Path) -> None:
                         "expected cam<k>/<id:04d>/ (e.g. cam1/0012)")
 
 
-def _check_listed(root: Path, pids: list[int], files: str) -> None:
-    """Ids listed in ``files`` must have at least one image in some camera."""
-    missing = [pid for pid in pids if not any(_images_of(root, pid, cam) for cam in ALL_CAMS)]
+def _check_listed(root: Path, pids: list[int], samples: list[Sample], files: str) -> None:
+    """Ids listed in ``files`` must have at least one image (``samples``) in some camera."""
+    found = {s.pid for s in samples}
+    missing = [pid for pid in pids if pid not in found]
     if missing:
         raise SfclError(f"{files} lists {few(missing)} ids with no image under {root}/cam1..cam6/<id:04d>/: "
                         "expected images for every listed identity")
@@ -108,6 +109,7 @@ def _samples(root: Path, pids: list[int], labels: dict[int, int] | None) -> list
             label = labels[pid] if labels is not None else -1
             out.extend(Sample(str(p), pid, cam, cam_modality(cam), label) for p in _images_of(root, pid, cam))
     return out
+
 
 
 def load_sysu(root: str | Path, eval_split: str = "test") -> ReIDDataset:
@@ -128,15 +130,15 @@ def load_sysu(root: str | Path, eval_split: str = "test") -> ReIDDataset:
     if shared:
         raise SfclError(f"{exp / test_file} shares {few(shared)} ids with {' and '.join(train_files)}: "
                         "expected disjoint identity lists (a test identity must never be trained on)")
-    _check_listed(root, train_pids, " / ".join(str(exp / name) for name in train_files))
-    _check_listed(root, test_pids, str(exp / test_file))
     labels = {pid: i for i, pid in enumerate(train_pids)}
     train = _samples(root, train_pids, labels)
+    test = _samples(root, test_pids, None)
+    _check_listed(root, train_pids, train, " / ".join(str(exp / name) for name in train_files))
+    _check_listed(root, test_pids, test, str(exp / test_file))
     if not train:
         raise SfclError(f"no training images under {root}: expected cam<k>/<id:04d>/ folders for exp/train_id.txt ids")
     if not test_pids:
         raise SfclError(f"no test ids in {exp / 'test_id.txt'}: expected comma-separated integers")
-    test = _samples(root, test_pids, None)
     if not test:
         raise SfclError(f"no test images under {root}: expected cam<k>/<id:04d>/ folders for exp/test_id.txt ids")
     meta: dict = {}

@@ -42,6 +42,11 @@ from sfcl.models import build_model
 log = logging.getLogger(__name__)
 
 
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """Whether every element of ``tensors`` is finite (one fused norm per tensor, no host loop)."""
+    return not tensors or bool(torch.isfinite(torch.stack(torch._foreach_norm(tensors))).all())
+
+
 class Trainer:
     """Holds the state of one run; :meth:`fit` runs the remaining epochs."""
 
@@ -159,8 +164,7 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
             clip_gradients(self.model, cfg.optim.clip_grad_norm)
         if not self.scaler.is_enabled():  # fp16's scaler skips non-finite steps itself
-            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-            if grads and not torch.isfinite(torch.stack(torch._foreach_norm(grads))).all():
+            if not _all_finite([p.grad for p in self.model.parameters() if p.grad is not None]):
                 raise FloatingPointError(f"a gradient became non-finite (loss {total.item():.4f})")
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -200,9 +204,7 @@ class Trainer:
     def _save_last(self, epoch: int, pending: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write ``last.pt`` for ``epoch`` epochs done; weights that are not all finite never replace
         the last finite checkpoint (the run stops, naming it)."""
-        tensors = list(self.model.state_dict().values())
-        floats = [t for t in tensors if t.is_floating_point()]
-        if floats and not torch.isfinite(torch.stack(torch._foreach_norm(floats))).all():
+        if not _all_finite([t for t in self.model.state_dict().values() if t.is_floating_point()]):
             raise SfclError(f"the weights became non-finite during epoch {epoch} (not saved); "
                             f"{self._finite_note()}")
         state = self._state(epoch, pending)
