@@ -375,7 +375,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     if not path.is_file():
         raise SfclError(f"missing config file {path}: expected a YAML experiment file (see configs/)")
-    return config_from_text(path.read_text(), path.stem, overrides, source=f"config file {path}")
+    from sfcl.fileio import read_text_file  # noqa: PLC0415 (like save_config's atomic_write)
+
+    text = read_text_file(path, "a YAML experiment file")
+    return config_from_text(text, path.stem, overrides, source=f"config file {path}")
 
 
 def config_from_text(text: str, name: str, overrides: list[str] | tuple[str, ...] = (),

@@ -182,3 +182,15 @@ def write_error(path: str | Path, err: OSError) -> SfclError:
     where = err.filename if getattr(err, "filename", None) else path
     return SfclError(f"cannot write {where}: {reason} (check that the output folder is writable and the disk "
                      "has space)")
+
+
+def read_text_file(path: str | Path, expected: str) -> str:
+    """A user-given text file (config, id list, manifest, metadata) as UTF-8 text; a binary or
+    wrongly encoded file is one line naming it and the byte offset, not a ``UnicodeDecodeError``."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SfclError(f"{path} is not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}): "
+                        f"expected {expected}") from None

@@ -134,3 +134,33 @@ def test_ctrl_c_advice_names_the_real_way_to_continue(monkeypatch, capsys, argv,
     monkeypatch.setattr(sfcl.cli.train, "_cmd_train", interrupted)
     assert main(argv) == 130
     assert hint in capsys.readouterr().err
+
+
+BINARY = bytes(range(128, 256)) * 8  # not UTF-8 from its first byte
+
+
+@pytest.mark.parametrize("case", ["manifest", "config", "sysu-ids", "regdb-list"])
+def test_a_binary_file_where_text_is_expected_is_one_line(tmp_path, capsys, tiny_synthvi, case):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(BINARY)
+    if case == "manifest":
+        argv = ["occlude", "--src", str(tiny_synthvi), "--out", str(tmp_path / "occ"), "--from-manifest", str(bad)]
+    elif case == "config":
+        argv = ["train", str(bad)]
+    else:
+        from sfcl.data.regdb import read_list
+        from sfcl.data.sysu import read_id_file
+
+        with pytest.raises(SfclError) as err:
+            read_id_file(bad) if case == "sysu-ids" else read_list(tmp_path, bad)
+        assert str(err.value).startswith(f"{bad} is not UTF-8 text (byte 0: b'\\x80')")
+        return
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{bad} is not UTF-8 text (byte 0" in err
+
+
+def test_eval_with_zero_trials_is_one_line(tmp_path, capsys):
+    assert main(["eval", "--checkpoint", str(tmp_path / "none.pt"), "--trials", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--trials 0: expected at least 1" in err

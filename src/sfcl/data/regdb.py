@@ -26,6 +26,7 @@ from pathlib import Path
 from sfcl.data.base import ReIDDataset, Sample, require_dir, require_file
 from sfcl.data.spec import DatasetSpec, Protocol, Trial, by_modality
 from sfcl.errors import SfclError
+from sfcl.fileio import read_text_file
 from sfcl.modality import NIR, VIS
 
 VIS_CAM, NIR_CAM = 1, 2
@@ -36,7 +37,7 @@ def read_list(root: Path, list_path: Path) -> list[tuple[Path, int]]:
     """Parse a ``path label`` list file; every listed image must exist under ``root``."""
     require_file(list_path, "image list with lines 'relative/path label'")
     out: list[tuple[Path, int]] = []
-    for lineno, line in enumerate(list_path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(list_path, "an image list with lines 'relative/path label'").splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()

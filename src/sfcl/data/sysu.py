@@ -48,6 +48,7 @@ import numpy as np
 from sfcl.data.base import ReIDDataset, Sample, few, image_files, require_dir, require_file
 from sfcl.data.spec import DatasetSpec, Protocol, Trial, groups, indices, seeded_gallery
 from sfcl.errors import SfclError
+from sfcl.fileio import read_text_file
 from sfcl.modality import NIR, VIS
 
 VIS_CAMS: tuple[int, ...] = (1, 2, 4, 5)
@@ -70,7 +71,7 @@ def scene_of(cam: int) -> str:
 def read_id_file(path: Path) -> list[int]:
     """Parse a SYSU id file: comma-separated ints (whitespace and newlines tolerated)."""
     require_file(path, "SYSU-MM01 id list (one line of comma-separated ints)")
-    text = path.read_text().replace("\n", ",").strip().strip(",")
+    text = read_text_file(path, "a SYSU-MM01 id list (comma-separated ints)").replace("\n", ",").strip().strip(",")
     try:
         ids = [int(tok) for tok in text.split(",") if tok.strip()]
     except ValueError:

@@ -204,7 +204,7 @@ def _prepare_out(out: Path, params: dict) -> None:
 def _load_journal(path: Path) -> dict[str, dict]:
     records: dict[str, dict] = {}
     if path.is_file():
-        for line in path.read_text().splitlines():
+        for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():  # damaged lines are skipped
             try:
                 rec = json.loads(line)
             except ValueError:  # a line cut by an interruption

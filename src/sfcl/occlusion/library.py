@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from sfcl.errors import SfclError
+from sfcl.fileio import read_text_file
 from sfcl.imageio import open_image
 from sfcl.occlusion.io import atomic_write, encode_png
 
@@ -176,7 +177,7 @@ def load_library_dir(folder: str | Path) -> OcclusionLibrary:
         raise SfclError(f"missing {meta}: expected the SOL metadata file (one JSON object a line)")
     occluders: list[Occluder] = []
     root = folder.resolve()
-    for lineno, line in enumerate(meta.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(meta, "the SOL metadata file (one JSON object a line)").splitlines(), 1):
         if not line.strip():
             continue
         info, rel = _parse_line(line, meta, lineno)

@@ -31,6 +31,7 @@ import json
 from pathlib import Path, PurePosixPath
 
 from sfcl.errors import SfclError
+from sfcl.fileio import read_text_file
 from sfcl.occlusion.io import atomic_write
 from sfcl.occlusion.placement import Placement
 
@@ -91,7 +92,7 @@ def read_manifest(path: str | Path) -> tuple[dict, list[dict]]:
     path = Path(path)
     if not path.is_file():
         raise SfclError(f"missing manifest {path}: expected the {NAME} written by sfcl occlude")
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    lines = [ln for ln in read_text_file(path, f"the {NAME} written by sfcl occlude (JSON Lines)").splitlines() if ln.strip()]
     try:
         parsed = [json.loads(ln) for ln in lines]
     except ValueError as err:
