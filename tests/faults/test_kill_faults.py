@@ -35,7 +35,11 @@ BATCHES = 3  # tiny_config's batches per epoch
 DRIVER = textwrap.dedent("""
     import os, signal, sys
     point, argv = sys.argv[1], sys.argv[2:]
-    die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    def die():  # print this process's children (pool workers), then SIGKILL it
+        tasks = [t for t in os.listdir("/proc/self/task")]
+        kids = [k for t in tasks for k in open(f"/proc/self/task/{t}/children").read().split()]
+        print("children", *kids, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
     if point == "mid-epoch":  # during the second step of epoch 2
         from sfcl.engine.trainer import Trainer
         step, calls = Trainer.step, []
@@ -66,6 +70,23 @@ DRIVER = textwrap.dedent("""
             if len(calls) == 3:
                 die()
         build.occlude_dataset = lambda *args, **kwargs: occlude(*args, **kwargs, hook=hook)
+    elif point == "synth":  # after the fourth identity rendered by the pool
+        from sfcl.data import synthvi
+        pools = synthvi.process_pool
+        class KillingPool:
+            def __init__(self, workers):
+                self.pool = pools(workers)
+            def __enter__(self):
+                self.pool.__enter__()
+                return self
+            def __exit__(self, *exc):
+                return self.pool.__exit__(*exc)
+            def map(self, fn, jobs, chunksize=1):
+                for done, result in enumerate(self.pool.map(fn, jobs, chunksize=chunksize), 1):
+                    if done == 4:
+                        die()
+                    yield result
+        synthvi.process_pool = KillingPool
     elif point == "hold-lock":  # holds the folder's lock until killed
         import time
         from sfcl.fileio import OutputLock
@@ -130,13 +151,32 @@ def test_a_killed_train_resumes_to_the_uninterrupted_run(train_setup, tmp_path, 
     assert final == json.loads((straight / "results.json").read_text())["final"]
 
 
-def test_a_killed_occlude_reruns_to_the_same_bytes(tiny_synthvi, tmp_path):
-    argv = ["occlude", "--dataset", "sysu", "--src", str(tiny_synthvi), "--seed", "5", "--workers", "2"]
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.parametrize("command", ["occlude", "synth"])
+def test_a_killed_writer_leaves_no_workers_and_reruns_to_the_same_bytes(tiny_synthvi, tmp_path, command):
+    if command == "occlude":
+        argv = ["occlude", "--dataset", "sysu", "--src", str(tiny_synthvi), "--seed", "5", "--workers", "2"]
+    else:
+        argv = ["synth", "--ids", "16", "--height", "32", "--width", "16", "--workers", "2"]
     straight = _sfcl([*argv, "--out", str(tmp_path / "straight")])
     assert straight.returncode == 0, straight.stderr[-2000:]
     out = tmp_path / "killed"
-    killed = _sfcl([*argv, "--out", str(out)], "occlude")
+    killed = _sfcl([*argv, "--out", str(out)], command)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    workers = [int(pid) for line in killed.stdout.splitlines() if line.startswith("children")
+               for pid in line.split()[1:]]
+    assert len(workers) >= 2, killed.stdout
+    deadline = time.time() + 15
+    while time.time() < deadline and not all(_gone(pid) for pid in workers):
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in workers), "pool workers outlived their killed parent"
     assert digest(out) != digest(tmp_path / "straight")  # stopped part-way
     rerun = _sfcl([*argv, "--out", str(out)])
     assert rerun.returncode == 0, rerun.stderr[-2000:]
