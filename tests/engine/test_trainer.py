@@ -134,3 +134,21 @@ def test_a_loss_with_parameters_is_trained_and_checkpointed(tiny_synthvi, tmp_pa
     assert trainer.objective.log_scale.item() != 0.0
     saved = load_checkpoint(tmp_path / "run" / "last.pt")["objective"]["log_scale"]
     assert saved.item() == trainer.objective.log_scale.item()
+
+
+def test_random_init_is_said_once_by_training_and_never_by_loading(tiny_synthvi, tmp_path, caplog):
+    import logging
+    import warnings
+
+    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=1", "train.batches_per_epoch=1")
+    with caplog.at_level(logging.WARNING, logger="sfcl.engine.trainer"):
+        train(cfg)
+    said = [r.getMessage() for r in caplog.records if "random init" in r.getMessage()]
+    assert len(said) == 1 and "model.pretrained is not set" in said[0]
+    caplog.clear()
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO):
+        warnings.simplefilter("error")
+        model_from_checkpoint(tmp_path / "run" / "last.pt")
+        Trainer(tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=2", "train.batches_per_epoch=1"),
+                resume=tmp_path / "run" / "last.pt")
+    assert not [r for r in caplog.records if "random init" in r.getMessage()]

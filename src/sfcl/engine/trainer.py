@@ -87,6 +87,9 @@ class Trainer:
         self.finite_checkpoint: tuple[Path, int] | None = None  # newest checkpoint with finite weights
         if resume is not None:
             self._resume(resume)
+        elif cfg.model.pretrained is None:  # said once, by the run that trains; loading a checkpoint never warns
+            log.warning("model.pretrained is not set: the backbone starts from random init (see README, "
+                        "\"Pointing it at the real datasets\", for ImageNet weights)")
         self.train_model = self._wrap(self.model)
         self.writer = None  # opened by fit(), which holds the output folder's lock
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import abc
 import copy
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -133,8 +132,6 @@ class TwoStreamResNet(TwoStreamBackbone):
         resnet = DEPTHS[depth](weights=None)
         if pretrained is not None:
             load_imagenet(resnet, pretrained)
-        else:
-            warnings.warn("no model.pretrained given: the backbone starts from random init", stacklevel=2)
         self.stems = nn.ModuleList([_stem(resnet), _stem(resnet)])  # 0 visible, 1 infrared
         self.layer1, self.layer2, self.layer3, self.layer4 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
         _set_last_stride(self.layer4, last_stride)
@@ -165,8 +162,6 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
         if pretrained is not None:
             load_pretrained(net, pretrained, skip_prefix="classifier.", kind="torchvision MobileNetV2",
                             fit="MobileNetV2")
-        else:
-            warnings.warn("no model.pretrained given: the backbone starts from random init", stacklevel=2)
         features = net.features if head else net.features[:-1]
         stem = features[:self.STEM_BLOCKS]
         self.stems = nn.ModuleList([copy.deepcopy(stem), copy.deepcopy(stem)])  # 0 visible, 1 infrared
