@@ -152,3 +152,31 @@ def test_random_init_is_said_once_by_training_and_never_by_loading(tiny_synthvi,
         Trainer(tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=2", "train.batches_per_epoch=1"),
                 resume=tmp_path / "run" / "last.pt")
     assert not [r for r in caplog.records if "random init" in r.getMessage()]
+
+
+def test_the_bars_show_the_epoch_mean_and_count_images(tiny_synthvi, tmp_path, monkeypatch):
+    from tqdm import tqdm as real_tqdm
+
+    import sfcl.engine.trainer as trainer_module
+    import sfcl.evaluation.extract as extract_module
+
+    shown: list[str] = []
+    extracted: list[tuple[int, int]] = []
+
+    class TrainBar(real_tqdm):
+        def set_postfix(self, **kwargs):
+            shown.append(kwargs["loss"])
+            return super().set_postfix(**kwargs)
+
+    class ExtractBar(real_tqdm):
+        def close(self):
+            extracted.append((self.total, self.n))
+            return super().close()
+
+    monkeypatch.setattr(trainer_module, "tqdm", TrainBar)
+    monkeypatch.setattr(extract_module, "tqdm", ExtractBar)
+    cfg = tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=1", "train.log_every=20", "train.progress=true")
+    results = train(cfg)
+    assert shown[-1] == f"{results['history'][0]['total']:.3f}"  # not the first batch's loss
+    test_images = len(Trainer(cfg).dataset.test)
+    assert set(extracted) == {(test_images, test_images)}  # (tqdm's __del__ closes a second time)

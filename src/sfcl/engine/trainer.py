@@ -194,8 +194,10 @@ class Trainer:
             steps += 1
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value
-            if self.dist.is_main and step % max(1, cfg.train.log_every) == 0:
-                bar.set_postfix(loss=f"{terms.get('total', total.item()):.3f}")
+            last_step = step + 1 == len(self.loader)
+            if self.dist.is_main and (step % max(1, cfg.train.log_every) == 0 or last_step):
+                # the epoch's running mean, the number the epoch's log line ends with
+                bar.set_postfix(loss=f"{sums.get('total', total.item() * steps) / steps:.3f}")
         return {key: value / max(1, steps) for key, value in sums.items()}
 
     def _finite_note(self) -> str:

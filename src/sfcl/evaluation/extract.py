@@ -51,7 +51,8 @@ def extract_features(
     was_training = model.training
     model.eval()
     chunks = []
-    for images, _label, _pid, _cam, modality in tqdm(loader, desc="extract", disable=not progress, leave=False):
+    bar = tqdm(total=len(samples), desc="extracting features", unit="img", disable=not progress, leave=False)
+    for images, _label, _pid, _cam, modality in loader:
         images = images.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -61,14 +62,18 @@ def extract_features(
             mirrored = model(images.flip(3), modality).embedding.float()
             embedding = F.normalize(embedding, dim=1) + F.normalize(mirrored, dim=1)
         chunks.append(embedding.cpu())
+        bar.update(len(images))
+    bar.close()
     model.train(was_training)
     features = torch.cat(chunks) if chunks else torch.empty(0, 0)
     assert features.shape[0] == len(samples), (features.shape, len(samples))
     return features
 
 
-def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: torch.device) -> dict[str, dict]:
-    """Extract test features once and run every configured protocol; percent metrics per protocol."""
+def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: torch.device,
+                   progress: bool | None = None) -> dict[str, dict]:
+    """Extract test features once (a progress bar unless ``progress`` or ``cfg.train.progress`` is off)
+    and run every configured protocol; percent metrics per protocol."""
     protocols = cfg.eval.protocols or list(dataset.protocols[:1])
     for name in protocols:
         if name not in dataset.protocols:
@@ -76,6 +81,7 @@ def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: 
     feats = extract_features(
         model, dataset.test, cfg.data.height, cfg.data.width, batch_size=cfg.data.test_batch_size,
         workers=cfg.data.workers, device=device, channels_last=cfg.train.channels_last, flip=cfg.eval.flip,
+        progress=cfg.train.progress if progress is None else progress,
     )
     return {
         name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta)

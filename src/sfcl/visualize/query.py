@@ -100,7 +100,7 @@ def _embed(model, cfg, samples: list[Sample], device: torch.device) -> torch.Ten
     from sfcl.evaluation.extract import extract_features
 
     return extract_features(model, samples, cfg.data.height, cfg.data.width, batch_size=cfg.data.test_batch_size,
-                            device=device, flip=cfg.eval.flip)
+                            device=device, flip=cfg.eval.flip, progress=cfg.train.progress)
 
 
 def gallery_features(model, cfg, files: list[Path], gallery_modality: str, cache: FeatureCache | None,

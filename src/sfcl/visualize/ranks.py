@@ -98,7 +98,8 @@ def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, 
     query = [dataset.test[i] for i in chosen.query[pick_queries(len(chosen.query), num_queries)]]
     gallery = [dataset.test[i] for i in chosen.gallery]
     feats = extract_features(model, query + gallery, cfg.data.height, cfg.data.width,
-                             batch_size=cfg.data.test_batch_size, device=torch_device, flip=cfg.eval.flip)
+                             batch_size=cfg.data.test_batch_size, device=torch_device, flip=cfg.eval.flip,
+                             progress=cfg.train.progress)
     distances = cosine_distance(feats[:len(query)], feats[len(query):])
     ranked = rank_gallery(distances, removed_pairs(protocol_spec(name).rule, query, gallery), topk)
     return [RankedQuery(q, [gallery[i] for i in idx], [float(distances[row, i]) for i in idx])
