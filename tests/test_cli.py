@@ -58,3 +58,67 @@ def test_synth_then_eval_features_end_to_end(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "sysu-all-single" in run.stdout and (tmp_path / "r.json").is_file()
+
+
+def _parsers(parser, prefix=()):
+    import argparse
+
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, (*prefix, name))
+
+
+def test_every_option_is_described_and_shows_its_default():
+    import argparse
+
+    from sfcl.cli import build_parser
+
+    seen = 0
+    for prefix, parser in _parsers(build_parser()):
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"sfcl {' '.join(prefix)} {action.option_strings or action.dest}: no help text"
+            unset = action.default is None or action.default is False
+            if action.option_strings and not unset and not action.required and not isinstance(action.default, list):
+                assert "default" in " ".join(action.help.split() + text.split()), (prefix, action.dest)
+                assert f"(default: {action.default})" in " ".join(text.split()) or "default" in action.help, \
+                    (prefix, action.dest)
+                seen += 1
+    assert seen > 20  # the walk reached the sub-commands
+
+
+def test_eval_lists_the_protocols_and_occlude_says_what_is_required():
+    from sfcl.cli import build_parser
+    from sfcl.data import DATASETS
+
+    parsers = dict(_parsers(build_parser()))
+    help_of = {k: " ".join(p.format_help().split()) for k, p in parsers.items()}
+    for spec in DATASETS.values():
+        for name in spec.protocol_names:
+            assert name in "".join(help_of[("eval",)].split())  # argparse wraps at hyphens
+    assert "--dataset {sysu,regdb,llcm} layout of --src (required, unless --from-manifest)" in help_of[("occlude",)]
+    assert "(required, unless --from-manifest)" in help_of[("occlude",)].split("--seed SEED")[-1]
+
+
+def test_result_tables_stay_aligned_at_100():
+    from sfcl.evaluation.protocols import format_table
+
+    row = dict(r1=100.0, r5=5.5, r10=10.0, r20=20.0, mAP=3.25, mINP=1.0)
+    lines = format_table({"a": row, "longer name": dict(row, r1=1.0)}).splitlines()
+    assert len({len(line) for line in lines}) == 1 and "| 100.00 |" in lines[2]
+    assert [i for i, c in enumerate(lines[0]) if c == "|"] == [i for i, c in enumerate(lines[3]) if c == "|"]
+
+
+def test_occlude_prints_its_summary_once(tmp_path, capsys):
+    from sfcl.cli import main
+    from sfcl.data.synthvi import synthesize
+    from tests.occlusion.util import SMALL
+
+    src = synthesize(tmp_path / "src", **SMALL)
+    assert main(["occlude", "--dataset", "sysu", "--src", str(src), "--out", str(tmp_path / "o"), "--seed", "1"]) == 0
+    out = capsys.readouterr()
+    assert (out.out + out.err).count("occluded ") == 1

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from sfcl.cli import demo, evaluate, occlusion, profile, robustness, synth, train, visualize
+from sfcl.cli.args import apply_formatter
 from sfcl.errors import SfclError, user_message
 from sfcl.fileio import write_error
 
@@ -23,9 +24,10 @@ COMMAND_MODULES = (demo, synth, occlusion, visualize, robustness, train, evaluat
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sfcl", description="Occluded visible-infrared person re-identification (SFCL).")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, help="run `sfcl COMMAND --help` for its options")
     for module in COMMAND_MODULES:
         module.add_parsers(sub)
+    apply_formatter(parser)
     return parser
 
 

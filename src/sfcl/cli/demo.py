@@ -19,7 +19,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="outputs/demo", help="working folder (dataset, run, results)")
     p.add_argument("--ids", type=int, default=None, help="SynthVI identities (default 360, 36 of them test)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo config's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="SynthVI, occlusion and training seed")
     p.add_argument("--no-occlusion", action="store_true", help="use plain SynthVI instead of Occ-SynthVI")
     p.add_argument("overrides", nargs="*", help="demo config overrides, e.g. train.batches_per_epoch=10")
     p.set_defaults(func=_cmd_demo,

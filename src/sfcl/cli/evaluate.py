@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from sfcl.errors import SfclError
 
@@ -40,7 +39,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         results = evaluate_model(model, load_dataset(cfg), cfg, device)
     print(format_table(results))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        from sfcl.fileio import atomic_write
+
+        atomic_write(args.json, (json.dumps(results, indent=2) + "\n").encode())
         print(f"results: {args.json}")
     return 0
 
@@ -50,10 +51,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None, help="checkpoint written by sfcl train")
     p.add_argument("--features", default=None, help=".pt/.npz features file (feats, pids, cams, modalities)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint config's)")
-    p.add_argument("--protocol", action="append", default=None, help="protocol name; repeat for several")
+    from sfcl.data import DATASETS
+
+    names = [name for spec in DATASETS.values() for name in spec.protocol_names]
+    p.add_argument("--protocol", action="append", default=None, choices=names, metavar="NAME",
+                   help=f"repeat for several; one of {', '.join(names)} (default: the checkpoint config's "
+                        "eval.protocols; sysu-all-single for --features)")
     p.add_argument("--trials", type=int, default=None,
                    help="gallery trials of the sampled-gallery protocols (default: the checkpoint config's "
                         "eval.num_trials; 10 for --features)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.set_defaults(func=_cmd_eval)

@@ -77,13 +77,15 @@ def _cmd_sol_info(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``occlude`` and ``sol {build,export,info}`` on the ``sfcl`` subparsers."""
     p = sub.add_parser("occlude", help="build the occluded copy of a dataset (Occ-SYSU-MM01 etc.: source layout + manifest)")
-    p.add_argument("--dataset", choices=dataset_names(), default=None)
+    p.add_argument("--dataset", choices=dataset_names(), default=None,
+                   help="layout of --src (required, unless --from-manifest)")
     p.add_argument("--src", required=True, help="the original dataset root")
     p.add_argument("--out", required=True, help="output folder (same layout as --src)")
     p.add_argument("--splits", default=None, help="comma-separated subset of train,query,gallery (default: all)")
     p.add_argument("--ratio", type=float, default=None, help="fraction of those splits' images occluded (default 1)")
-    p.add_argument("--seed", type=int, default=None, help="the benchmark is a function of it")
-    p.add_argument("--workers", type=int, default=2, help="processes")
+    p.add_argument("--seed", type=int, default=None,
+                   help="the occlusion draw: the benchmark is a function of it (required, unless --from-manifest)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (the output does not depend on it)")
     p.add_argument("--library", default=None, help="SOL folder (default: the built-in procedural library)")
     p.add_argument("--trial", type=int, default=None, help="RegDB: occlude by this trial's split lists only")
     p.add_argument("--from-manifest", default=None, help="rebuild the exact dataset a manifest describes")
@@ -91,21 +93,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_occlude, on_interrupt="finished images are kept: rerun the same command to continue the build")
 
     p = sub.add_parser("sol", help="the Semantic Occlusion Library: build from images, export, inspect")
-    sol = p.add_subparsers(dest="sol_command", required=True)
+    sol = p.add_subparsers(dest="sol_command", required=True, help="what to do")
     b = sol.add_parser("build", help="extract occluders with YOLOv8-seg + SAM from local weight files")
     b.add_argument("--images", required=True, help="folder of surveillance images")
     b.add_argument("--detector", required=True, help="YOLOv8-seg weights file, e.g. yolov8x-seg.pt")
     b.add_argument("--segmenter", default=None, help="SAM checkpoint, e.g. sam_vit_h_4b8939.pth "
                                                      "(default: the detector's own masks)")
-    b.add_argument("--sam-type", default=None, choices=["vit_h", "vit_l", "vit_b"])
+    b.add_argument("--sam-type", default=None, choices=["vit_h", "vit_l", "vit_b"],
+                   help="SAM architecture of --segmenter (default: read from the file name)")
     b.add_argument("--out", required=True, help="SOL folder to write")
-    b.add_argument("--min-score", type=float, default=0.5)
+    b.add_argument("--min-score", type=float, default=0.5, help="drop detections below this confidence")
     b.add_argument("--scene", default=None, choices=["indoor", "outdoor", "any"], help="override class defaults")
-    b.add_argument("--device", default="cpu")
+    b.add_argument("--device", default="cpu", help="torch device for the detector and SAM")
     b.set_defaults(func=_cmd_sol_build)
     e = sol.add_parser("export", help="write the built-in procedural library as a SOL folder")
-    e.add_argument("--out", required=True)
+    e.add_argument("--out", required=True, help="SOL folder to write")
     e.set_defaults(func=_cmd_sol_export)
     i = sol.add_parser("info", help="validate a SOL folder and list its categories")
-    i.add_argument("library", nargs="?", default="builtin")
+    i.add_argument("library", nargs="?", default="builtin", help="SOL folder, or builtin")
     i.set_defaults(func=_cmd_sol_info)

@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "bf16", "fp16"],
                    help="autocast dtype of the latency run (bf16/fp16 on CUDA only)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=3, help="untimed passes before the timed ones")
     p.add_argument("--repeats", type=int, default=10, help="timed batches; the median is reported")
     p.add_argument("--classes", type=int, default=395, help="identity classes (the classifier is not counted)")
     p.add_argument("--no-latency", action="store_true", help="params and FLOPs only")

@@ -39,5 +39,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trial", type=int, default=None, help="RegDB split trial (1..10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the occlusion draw and placement")
     p.add_argument("--workers", type=int, default=1, help="processes for the occlusion builds")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     p.set_defaults(func=_cmd_robustness)

@@ -61,14 +61,14 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``visualize {swap,spectra,ranks}`` and ``query`` on the ``sfcl`` subparsers."""
     p = sub.add_parser("visualize", help="figures: amplitude/phase swap, dataset spectra, rank lists")
-    vis = p.add_subparsers(dest="visualize_command", required=True)
+    vis = p.add_subparsers(dest="visualize_command", required=True, help="which figure")
 
     s = vis.add_parser("swap", help="exchange amplitude and phase of a visible and an infrared image (Figure 1)")
     s.add_argument("--vis", required=True, help="visible (colour) image")
     s.add_argument("--nir", required=True, help="infrared (grey) image, resized to the visible size")
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--checkpoint", default=None, help="also swap the backbone feature maps of this checkpoint")
-    s.add_argument("--device", default="auto")
+    s.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     s.set_defaults(func=_cmd_swap)
 
     s = vis.add_parser("spectra", help="mean log-amplitude spectra per modality; modality vs occlusion differences")
@@ -84,11 +84,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--checkpoint", required=True, help="checkpoint written by sfcl train")
     s.add_argument("--out", required=True, help="folder for one PNG per query and ranks.png")
     s.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint config's)")
-    s.add_argument("--num-queries", type=int, default=8)
-    s.add_argument("--topk", type=int, default=10)
+    s.add_argument("--num-queries", type=int, default=8, help="query rows in the figure")
+    s.add_argument("--topk", type=int, default=10, help="gallery images shown per query")
     s.add_argument("--protocol", default=None, help="default: the dataset's infrared-query protocol")
     s.add_argument("--trial", type=int, default=0, help="gallery trial")
-    s.add_argument("--device", default="auto")
+    s.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     s.set_defaults(func=_cmd_ranks)
 
     p = sub.add_parser("query", help="rank a folder of gallery images for one query image")
@@ -98,9 +98,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modality", default="nir", choices=["nir", "vis"], help="modality of the query image")
     p.add_argument("--gallery-modality", default=None, choices=["vis", "nir", "auto"],
                    help="default: the other modality; auto: grey images infrared, colour ones visible")
-    p.add_argument("--topk", type=int, default=10)
+    p.add_argument("--topk", type=int, default=10, help="gallery matches listed")
     p.add_argument("--save", default=None, help="also write the ranked picture to this PNG")
     p.add_argument("--cache-dir", default=None, help="gallery feature cache (default: ~/.cache/sfcl/gallery)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     p.set_defaults(func=_cmd_query)

@@ -81,9 +81,10 @@ def _percent(cmc: np.ndarray, m_ap: float, m_inp: float) -> dict[str, float]:
 def format_table(results: dict[str, dict]) -> str:
     """Markdown table, one row per entry of ``results`` (row name -> evaluate() output)."""
     width = max([len("row")] + [len(name) for name in results])
-    lines = [f"| {'row':<{width}} |    R1 |    R5 |   R10 |   R20 |   mAP |  mINP |",
-             f"|{'-' * (width + 2)}|------:|------:|------:|------:|------:|------:|"]
+    keys = ("r1", "r5", "r10", "r20", "mAP", "mINP")
+    heads = ("R1", "R5", "R10", "R20", "mAP", "mINP")
+    lines = [f"| {'row':<{width}} | " + " | ".join(f"{h:>6}" for h in heads) + " |",  # 6 fits 100.00
+             f"|{'-' * (width + 2)}|" + "|".join("-" * 7 + ":" for _ in heads) + "|"]
     for name, r in results.items():
-        lines.append(f"| {name:<{width}} | {r['r1']:5.2f} | {r['r5']:5.2f} | {r['r10']:5.2f} | "
-                     f"{r['r20']:5.2f} | {r['mAP']:5.2f} | {r['mINP']:5.2f} |")
+        lines.append(f"| {name:<{width}} | " + " | ".join(f"{r[k]:6.2f}" for k in keys) + " |")
     return "\n".join(lines)

@@ -335,7 +335,7 @@ def occlude_dataset(dataset: str, src: str | Path, out: str | Path, splits: str 
         header = {**params, "library": _library_label(lib), "jpeg_quality": JPEG_QUALITY}
         write_manifest(out / MANIFEST, header, list(finished.values()))
         journal.unlink(missing_ok=True)
-        log.info("occluded %d images (%d already done), copied %d files into %s", result.placed, result.skipped,
+        log.debug("occluded %d images (%d already done), copied %d files into %s", result.placed, result.skipped,
                  result.copied, out)
         return result
 
