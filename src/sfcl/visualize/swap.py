@@ -6,12 +6,23 @@ shows that ``IFFT(|F(vis)|, ∠F(nir))`` looks like the infrared person in
 visible style, and conversely. CFAM aligns amplitudes across modalities for
 that reason (``sfcl.models.cfam``).
 
-* Image level: per-channel 2-D FFT (:func:`sfcl.models.spectrum.decompose`,
-  ortho ``rfft2``) of the visible image and of the infrared image, the grey
-  infrared broadcast to three channels and resized to the visible size; the two
-  hybrids are ``recombine(A_vis, P_nir)`` and ``recombine(A_nir, P_vis)``.
+* Image level, on luminance and chroma (:func:`exchange`): both images go to
+  YCbCr (BT.601, full range; the infrared image is one band, so its Cb and Cr are
+  0), resized to the visible size. The hybrid with amplitude from ``a`` and phase
+  from ``p`` takes its luminance as ``Y = IFFT(|F(Y_a)|, ∠F(Y_p))`` and each chroma
+  channel as ``C = IFFT(|F(C_a)|, ∠F(C_a) − ∠F(Y_a) + ∠F(Y_p))``: the chroma's
+  amplitude and its phase *relative to the luminance* are ``a``'s (which colour goes
+  with which brightness pattern, and at zero frequency the mean colour, sign included),
+  the layout is ``p``'s luminance phase. So the hybrid takes its appearance, colour
+  included, from the amplitude provider and its layout from the phase provider only:
+  an infrared amplitude gives a grey hybrid (no colour leaks in through the visible
+  image's per-channel phases, as an exchange per RGB channel lets it), a visible
+  amplitude gives the visible image's colours, mean colour exact, on the infrared
+  person's layout.
   The phase is taken with ``eps`` = :data:`PIXEL_PHASE_EPS` (not the training
-  value), so the hybrid's amplitude is the provider's to float precision.
+  value), so the hybrid's amplitudes are the provider's to float precision.
+  An infrared image of another aspect ratio is stretched to the visible one's
+  (a warning says so).
 * Feature level (with a checkpoint): the backbone's maps X (C, h, w) of each
   image through its own modality's stem, the same exchange per channel, shown as
   channel means.
@@ -19,6 +30,7 @@ that reason (``sfcl.models.cfam``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +43,16 @@ from torch import Tensor, nn
 from sfcl.fileio import check_png_name, save_figure
 from sfcl.modality import INDEX
 from sfcl.models.spectrum import decompose, recombine
-from sfcl.visualize.images import read_rgb, to_unit
+from sfcl.visualize.images import colourfulness, is_grey, read_rgb, to_unit
+
+log = logging.getLogger(__name__)
 
 PIXEL_PHASE_EPS = 1e-8
+YCBCR_FROM_RGB = np.array([[0.299, 0.587, 0.114],  # BT.601 full range, on [0, 1] values, no offsets
+                           [-0.168736, -0.331264, 0.5],
+                           [0.5, -0.418688, -0.081312]])
+RGB_FROM_YCBCR = np.linalg.inv(YCBCR_FROM_RGB)
+ASPECT_TOLERANCE = 0.01  # relative difference of height/width that counts as another aspect ratio
 
 
 @dataclass
@@ -65,13 +84,37 @@ def swap_spectra(amplitude_source: Tensor, phase_source: Tensor, eps: float = PI
     return recombine(amplitude.amplitude, decompose(phase_source, eps).phase, amplitude.size)
 
 
+def _channels(matrix: np.ndarray, chw: Tensor) -> Tensor:
+    """(B, 3, H, W) -> (B, 3, H, W): ``matrix`` (3 x 3) applied to the channels."""
+    return torch.einsum("ij,bjhw->bihw", torch.as_tensor(matrix, dtype=chw.dtype), chw)
+
+
+def exchange(amplitude_source: Tensor, phase_source: Tensor, eps: float = PIXEL_PHASE_EPS) -> Tensor:
+    """The image-level hybrid (module docstring): RGB (B, 3, H, W) in [0, 1] x 2 -> RGB (B, 3, H, W) float32,
+    unclipped: YCbCr amplitudes and chroma-to-luminance phases from ``amplitude_source``, the layout
+    (luminance phase) from ``phase_source``."""
+    if amplitude_source.shape != phase_source.shape or amplitude_source.dim() != 4 or amplitude_source.shape[1] != 3:
+        raise ValueError(f"exchange expects two (B, 3, H, W) RGB images, got {tuple(amplitude_source.shape)} "
+                         f"and {tuple(phase_source.shape)}")
+    source = decompose(_channels(YCBCR_FROM_RGB, amplitude_source.double()).float(), eps)
+    layout = decompose(_channels(YCBCR_FROM_RGB[:1], phase_source.double()).float(), eps).phase
+    relative = source.phase * source.phase[:, :1].conj()  # each channel's phase against the luminance's
+    relative[:, :1] = 1.0  # the luminance itself: exactly the layout's phase
+    ycbcr = recombine(source.amplitude, relative * layout, source.size)
+    return _channels(RGB_FROM_YCBCR, ycbcr.double()).float()
+
+
 def pair_images(vis_rgb: np.ndarray, nir_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (H, W, 3) visible and (h, w, 3) infrared -> float32 (3, H, W) each in [0, 1].
 
-    The infrared image becomes its channel mean broadcast to 3 channels, resized to (H, W).
+    The infrared image becomes its luminance (one band) broadcast to 3 channels, resized to (H, W);
+    another aspect ratio is logged as a warning, since the person is then stretched.
     """
     height, width = vis_rgb.shape[:2]
-    grey = nir_rgb.astype(np.float32).mean(axis=2)
+    grey = (nir_rgb.astype(np.float64) @ YCBCR_FROM_RGB[0]).astype(np.float32)
+    if abs(grey.shape[0] / grey.shape[1] - height / width) > ASPECT_TOLERANCE * height / width:
+        log.warning("the infrared image (%dx%d) has another aspect ratio than the visible one (%dx%d): it is "
+                    "stretched to %dx%d for the exchange", grey.shape[0], grey.shape[1], height, width, height, width)
     if grey.shape != (height, width):
         shrink = grey.shape[0] >= height
         grey = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
@@ -83,7 +126,7 @@ def image_swap(vis_rgb: np.ndarray, nir_rgb: np.ndarray) -> ImageSwap:
     """The image-level exchange of a visible and an infrared uint8 RGB image (see module docstring)."""
     visible, infrared = pair_images(vis_rgb, nir_rgb)
     vis_t, nir_t = torch.from_numpy(visible)[None], torch.from_numpy(infrared)[None]
-    return ImageSwap(visible, infrared, swap_spectra(vis_t, nir_t)[0].numpy(), swap_spectra(nir_t, vis_t)[0].numpy())
+    return ImageSwap(visible, infrared, exchange(vis_t, nir_t)[0].numpy(), exchange(nir_t, vis_t)[0].numpy())
 
 
 @torch.no_grad()
@@ -152,9 +195,17 @@ def render_swap(images: ImageSwap, out: str | Path, features: FeatureSwap | None
 
 def visualize_swap(vis: str | Path, nir: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                    device: str = "auto") -> tuple[ImageSwap, FeatureSwap | None, Path]:
-    """Read both images (checked: colour visible, grey infrared), exchange, write ``out``; returns what was drawn."""
+    """Read both images, exchange, write ``out``; returns what was drawn. Content is not refused (the
+    exchange is defined for any two images), but a visible image without colour, or an infrared one
+    with it, is logged as a warning naming its channel spread."""
     check_png_name(out)
-    vis_rgb, nir_rgb = read_rgb(vis, "vis"), read_rgb(nir, "nir")
+    vis_rgb, nir_rgb = read_rgb(vis), read_rgb(nir)
+    if is_grey(vis_rgb):
+        log.warning("the visible image %s has no colour (channel spread %.2f): the hybrid with its amplitude is grey",
+                    vis, colourfulness(vis_rgb))
+    if not is_grey(nir_rgb):
+        log.warning("the infrared image %s is in colour (channel spread %.2f): only its luminance is used", nir,
+                    colourfulness(nir_rgb))
     features = None
     if checkpoint is not None:
         from sfcl.engine.checkpoint import model_from_checkpoint
