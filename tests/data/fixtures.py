@@ -44,8 +44,9 @@ def make_regdb(root: Path, trial: int = 1, train=(3, 1), test=(7, 5), per_id: in
     return root
 
 
-def make_llcm(root: Path, train=(2, 1), test=(9, 8), cams_vis=(1, 2), cams_nir=(1, 3), per_cam: int = 2) -> Path:
-    """LLCM layout (DEEN release): idx/train_{vis,nir}.txt, test_{vis,nir}/cam<k>/<id>/."""
+def make_llcm(root: Path, train=(2, 1), test=(9, 8), cams_vis=(1, 2), cams_nir=(1, 4), per_cam: int = 2,
+              test_id_file: bool = True) -> Path:
+    """LLCM layout (DEEN release): idx/train_{vis,nir}.txt, idx/test_id.txt, test_{vis,nir}/cam<k>/<id>/."""
     (root / "idx").mkdir(parents=True, exist_ok=True)
     for mod in ("vis", "nir"):
         lines = []
@@ -60,4 +61,6 @@ def make_llcm(root: Path, train=(2, 1), test=(9, 8), cams_vis=(1, 2), cams_nir=(
             for pid in test:
                 for j in range(per_cam, 0, -1):
                     write_image(root / f"test_{mod}" / f"cam{cam}" / f"{pid:04d}" / f"{j:03d}.jpg", pid)
+    if test_id_file:
+        (root / "idx" / "test_id.txt").write_text(",".join(str(pid) for pid in sorted(test)) + "\n")
     return root

@@ -95,15 +95,17 @@ def test_regdb_directions_swap():
     assert all(test[i].modality == "vis" for i in v2t.query)
 
 
-def test_llcm_one_gallery_image_per_id_and_camera():
-    test = two_modality_list(cams_vis=(1, 2), cams_nir=(1, 3))
-    for name, query_mod in (("llcm-v2i", "vis"), ("llcm-i2v", "nir")):
+def test_llcm_draws_one_image_per_id_and_camera_and_queries_with_infrared():
+    test = two_modality_list(cams_vis=(1, 2), cams_nir=(1, 4))
+    for name, drawn_side in (("llcm-v2i", "query"), ("llcm-i2v", "gallery")):
         trials = build_trials(name, test, num_trials=3)
         for trial in trials:
-            assert all(test[i].modality == query_mod for i in trial.query)
-            pairs = [(test[i].pid, test[i].cam) for i in trial.gallery]
+            assert all(test[i].modality == "nir" for i in trial.query)  # the authors' test.py, both directions
+            assert all(test[i].modality == "vis" for i in trial.gallery)
+            drawn = trial.query if drawn_side == "query" else trial.gallery
+            pairs = [(test[i].pid, test[i].cam) for i in drawn]
             assert len(pairs) == len(set(pairs)) == 4 * 2
-            assert all(test[i].modality != query_mod for i in trial.gallery)
+        assert not np.array_equal(getattr(trials[0], drawn_side), getattr(trials[1], drawn_side))
 
 
 def test_evaluate_perfect_features_score_100():

@@ -171,10 +171,10 @@ def test_llcm_layout_and_roles(tmp_path):
     _, records = read_manifest(res.manifest)
     assert len(records) == 16
     for r in records:
-        if r["path"].startswith("test_vis"):
-            assert r["splits"] == ["query"] and r["modality"] == "vis"
+        if r["path"].startswith("test_vis"):  # both LLCM protocols query with infrared images
+            assert r["splits"] == ["gallery"] and r["modality"] == "vis"
         elif r["path"].startswith("test_nir"):
-            assert r["splits"] == ["gallery"] and r["calibration"] is not None
+            assert r["splits"] == ["query"] and r["calibration"] is not None
     a, b = build_dataset("llcm", src), build_dataset("llcm", res.out)
     assert _rel(a.train + a.test, src) == _rel(b.train + b.test, res.out)
     assert digest(res.out)["idx/train_vis.txt"] == digest(src)["idx/train_vis.txt"]
