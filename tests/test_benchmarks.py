@@ -69,3 +69,31 @@ def test_ablation_mean_std():
     rows = module.aggregate({"Base": [{"r1": 10.0, "mAP": 20.0}, {"r1": 14.0, "mAP": 20.0}]})
     assert rows["Base"]["r1"] == 12.0 and abs(rows["Base"]["r1_std"] - 2.8284271247) < 1e-9
     assert rows["Base"]["mAP_std"] == 0.0
+
+
+def test_eval_speed_checks_agreement_with_a_given_reference(tmp_path, capsys):
+    """The benchmark loads a reference eval_metrics.py, gives it a stable argsort for the tied rows,
+    and stops when the numbers disagree (here a reference that halves mAP)."""
+    import textwrap
+
+    import numpy as np
+    import pytest
+
+    bench = load_script("eval_speed")
+    fake = tmp_path / "eval_metrics.py"
+    fake.write_text(textwrap.dedent("""
+        import numpy as np
+        from tests.reference.ref_eval import reference_eval
+        SCALE = 1.0
+        def eval_sysu(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20):
+            cmc, m_ap, m_inp = reference_eval(distmat, q_pids, g_pids, q_camids, g_camids, "sysu")
+            return cmc, m_ap * SCALE, m_inp
+    """))
+    bench.main(["--only", "sysu", "--scale", "0.01", "--repeats", "1", "--agw", str(fake)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| SYSU")]
+    assert len(rows) == 4 and "AGW eval_sysu (stable argsort)" in rows[1]
+    stable = bench.load_module(str(fake), "fake_stable", stable=True)
+    assert stable.np.argsort(np.zeros(40)).tolist() == list(range(40))
+    fake.write_text(fake.read_text().replace("SCALE = 1.0", "SCALE = 0.5"))
+    with pytest.raises(SystemExit, match="disagree"):
+        bench.main(["--only", "sysu", "--scale", "0.01", "--repeats", "1", "--agw", str(fake)])

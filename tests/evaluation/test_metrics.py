@@ -107,3 +107,40 @@ def test_removal_mask_is_what_the_rules_drop():
         removal_mask("sysu", q_pids, g_pids, q_cams, g_cams)
     with pytest.raises(SfclError, match="needs the query and gallery cameras"):
         evaluate_ranking(np.zeros((2, 3)), q_pids, g_pids, rule="drop-same-camera")
+
+
+@pytest.mark.parametrize("rule", ["sysu", "regdb", "llcm"])
+@pytest.mark.parametrize("where", ["matches", "others", "both"])
+def test_infinite_and_huge_distances_rank_as_the_reference_ranks_them(rule, where):
+    """Dropped items leave the list wherever their distance is: a kept item at +inf or at finfo.max
+    still ranks after the kept finite ones and before nothing it should not (issue 14: mAP 0.0569 vs
+    0.0611 when dropped items were parked at finfo.max)."""
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(7, 30, 50, 8, ties=False)
+    if rule == "llcm":
+        g_cams = np.random.default_rng(7).choice([3, 6, 1], 50)
+    rng = np.random.default_rng(8)
+    hits = q_pids[:, None] == g_pids[None, :]
+    pick = rng.random(dist.shape) < 0.3
+    pick &= hits if where == "matches" else ~hits if where == "others" else True
+    dist[pick] = np.where(rng.random(pick.sum()) < 0.5, np.inf, np.finfo(np.float64).max)
+    cmc, m_ap, m_inp = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, rule=RULE[rule])
+    ref_cmc, ref_ap, ref_inp = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
+    np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
+    assert (m_ap, m_inp) == (pytest.approx(ref_ap, abs=1e-9), pytest.approx(ref_inp, abs=1e-9))
+
+
+def test_heavy_exact_ties_equal_the_reference_at_size():
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(9, 300, 900, 40, ties=False)
+    dist = np.round(dist, 1)  # eleven distinct values over 270 000 pairs
+    for rule in RULE:
+        got = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, rule=RULE[rule])
+        want = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
+        np.testing.assert_allclose(got[0], want[0], atol=1e-9)
+        assert got[1:] == (pytest.approx(want[1], abs=1e-9), pytest.approx(want[2], abs=1e-9))
+
+
+def test_nan_distances_are_one_line():
+    dist, q_pids, g_pids, q_cams, g_cams = random_problem(10, 5, 6, 3, ties=False)
+    dist[2, 4] = np.nan
+    with pytest.raises(SfclError, match=r"holds NaN \(first at query 2, gallery 4\)"):
+        eval_sysu(dist, q_pids, g_pids, q_cams, g_cams)

@@ -58,6 +58,10 @@ def _inputs(distmat, q_pids, g_pids, q_cams, g_cams):
         raise ValueError(f"pids {tuple(q_pids.shape)}, {tuple(g_pids.shape)} do not fit distmat {tuple(dist.shape)}")
     if not dist.is_floating_point():
         dist = dist.double()
+    if torch.isnan(dist).any():
+        bad = torch.isnan(dist).nonzero()[0].tolist()
+        raise SfclError(f"evaluation: the distance matrix holds NaN (first at query {bad[0]}, gallery {bad[1]}): "
+                        "expected finite distances (+inf allowed)")
     dist = dist.contiguous()
     q_cams = _as_tensor(q_cams, device).long() if q_cams is not None else None
     g_cams = _as_tensor(g_cams, device).long() if g_cams is not None else None
@@ -87,35 +91,45 @@ def _matches_before(dist: torch.Tensor, match_dist: torch.Tensor, match_index: t
 
     The ranking is a stable ascending sort: (distance, gallery index) order. One batched
     ``searchsorted`` of each row into its query's sorted match distances (padded with +inf,
-    so the result indexes ``match_dist``); ties in distance are settled by gallery index for
-    the (rare) items that have them.
+    so the result indexes ``match_dist``) counts the matches strictly closer. Ties are
+    settled by a second ``searchsorted`` on an integer key, with no per-tie work (so heavy
+    ties cost as little as none): a match's key is ``start * (G + 1) + index``, ``start``
+    the slot where its run of equal distances begins (runs are in gallery-index order, so
+    keys increase along the row); an item tied with the run at ``lo`` looks up
+    ``lo * (G + 1) + g``, an untied one ``lo * (G + 1)``. Items at +inf tie with +inf
+    matches the same way; the pad's index ``G`` is after every item.
     """
-    before = torch.searchsorted(match_dist, dist, side="left")
-    tied_q, tied_g = (match_dist.gather(1, before) == dist).nonzero(as_tuple=True)
-    if tied_q.numel():
-        upto = torch.searchsorted(match_dist[tied_q], dist[tied_q, tied_g][:, None], side="right").squeeze(1)
-        slots = torch.arange(match_dist.shape[1], device=dist.device)[None, :]
-        in_tie = (slots >= before[tied_q, tied_g][:, None]) & (slots < upto[:, None])
-        before[tied_q, tied_g] += (in_tie & (match_index[tied_q] < tied_g[:, None])).sum(dim=1)
-    return before
+    num_g, width = dist.shape[1], match_dist.shape[1]
+    lo = torch.searchsorted(match_dist, dist, side="left")  # matches strictly closer
+    slots = torch.arange(width, device=dist.device).expand_as(match_dist)
+    new_run = torch.ones_like(match_dist, dtype=torch.bool)
+    new_run[:, 1:] = match_dist[:, 1:] != match_dist[:, :-1]
+    start = torch.cummax(torch.where(new_run, slots, torch.zeros_like(slots)), dim=1).values
+    match_key = start * (num_g + 1) + match_index
+    tied = match_dist.gather(1, lo) == dist
+    gallery_index = torch.arange(num_g, device=dist.device).expand_as(lo)
+    item_key = lo * (num_g + 1) + torch.where(tied, gallery_index, torch.zeros_like(gallery_index))
+    return torch.searchsorted(match_key, item_key, side="left")
 
 
-def _per_query(dist: torch.Tensor, hits: torch.Tensor, g_pids: torch.Tensor | None):
+def _per_query(dist: torch.Tensor, hits: torch.Tensor, g_pids: torch.Tensor | None, remove: torch.Tensor | None = None):
     """Per query: AP, INP, 0-based kept rank of the first match, distinct identities before it, validity.
 
-    ``dist`` holds the protocol's dropped items at the largest finite value (they rank after
-    every true match and never count); ``hits`` marks the kept true matches. No row is
-    sorted: with ``bucket`` = number of true matches ranked before an item, the kept rank of
-    the j-th match (0-based) is the number of items with ``bucket <= j`` minus one (itself),
+    ``remove`` marks the protocol's dropped items (they never count, wherever their distance
+    puts them, +inf included); ``hits`` marks the kept true matches. No row is sorted: with
+    ``bucket`` = number of true matches ranked before an item, the kept rank of the j-th
+    match (0-based) is the number of kept items with ``bucket <= j`` minus one (itself),
     counted per query with one ``bincount``. ``g_pids`` None skips the distinct-identity count.
     """
     num_q, device = dist.shape[0], dist.device
     match_dist, match_index, num_rel = _sorted_matches(dist, hits)
     bucket = _matches_before(dist, match_dist, match_index)
     width = match_dist.shape[1]
+    if remove is not None:
+        bucket = bucket.masked_fill(remove, width)  # one bin past the last: dropped items count nowhere
     rows = torch.arange(num_q, device=device)[:, None]
-    counts = torch.bincount((bucket + rows * width).view(-1), minlength=num_q * width)
-    rank = torch.cumsum(counts.view(num_q, width), dim=1) - 1  # (Q, M): kept rank of each match
+    counts = torch.bincount((bucket + rows * (width + 1)).view(-1), minlength=num_q * (width + 1))
+    rank = torch.cumsum(counts.view(num_q, width + 1)[:, :width], dim=1) - 1  # (Q, M): kept rank of each match
     slots = torch.arange(width, device=device)[None, :]
     precision = torch.where(slots < num_rel[:, None], (slots + 1).double() / (rank + 1).double(),
                             torch.zeros((), dtype=torch.float64, device=device))
@@ -201,12 +215,13 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
     spec = _rule(rule)
     dist, q_pids, g_pids, q_cams, g_cams = _inputs(distmat, q_pids, g_pids, q_cams, g_cams)
     hits = g_pids[None, :] == q_pids[:, None]
+    remove = None
     if spec.drop is not None:
         if q_cams is None or g_cams is None:
             raise SfclError(f"scoring rule {rule} needs the query and gallery cameras")
         remove = spec.drop(q_pids, g_pids, q_cams, g_cams)
-        dist = dist.masked_fill(remove, torch.finfo(dist.dtype).max)  # ranks after every kept match
         hits &= ~remove
-    ap, inp, first_rank, distinct_before, valid = _per_query(dist, hits, g_pids if spec.distinct_cmc else None)
+    ap, inp, first_rank, distinct_before, valid = _per_query(dist, hits, g_pids if spec.distinct_cmc else None,
+                                                             remove)
     rank_of_match = distinct_before + 1 if spec.distinct_cmc else first_rank + 1
     return _summarise(_or_never(rank_of_match, valid), ap, inp, valid, max_rank, dist.shape[1])
