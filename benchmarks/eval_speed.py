@@ -16,6 +16,8 @@ implementation-defined; for the tied rows the script also runs them with a stabl
 (the order sfcl defines: gallery order inside a tie) and checks agreement against that.
 
     .venv/bin/python benchmarks/eval_speed.py [--repeats 3] [--agw PATH] [--llcm PATH] [--only sysu,regdb,llcm]
+
+It also times k-reciprocal re-ranking (``sfcl eval --rerank``) of one SYSU-MM01 trial at both sizes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.reference.ref_eval import reference_eval  # noqa: E402
 
 from sfcl.evaluation.metrics import evaluate_ranking  # noqa: E402
+from sfcl.evaluation.rerank import k_reciprocal_distance  # noqa: E402
 
 # name, family, query x gallery, identities, query cams, gallery cams, our rule
 CASES = (
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--llcm", default=None, help="path to the LLCM authors' DEEN/eval_metrics.py")
     parser.add_argument("--only", default="sysu,regdb,llcm", help="comma-separated protocol families")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the real sizes (a quick look)")
+    parser.add_argument("--no-rerank", action="store_true", help="skip timing the k-reciprocal re-ranking")
     args = parser.parse_args(argv)
     families = set(args.only.split(","))
     modules = {stable: (load_module(args.agw, f"agw{stable}", stable) if args.agw else None,
@@ -128,6 +132,19 @@ def main(argv: list[str] | None = None) -> None:
             shown = f"{label} (stable argsort)" if ties and label != "sfcl loop twin" else label
             print(f"| {name} | {num_q} x {num_g} | {kind} | {shown} | {t_ref:.3f} | {t_ours:.4f} | "
                   f"{t_ref / t_ours:.1f}x | {diff:.1e} |", flush=True)
+    if "sysu" in families and not args.no_rerank:
+        print("\n| k-reciprocal re-ranking (k1 20, k2 6, λ 0.3) | query x gallery | feature dim | seconds per trial |")
+        print("|---|---:|---:|---:|")
+        for name, num_g in (("SYSU single-shot", 301), ("SYSU multi-shot", 3010)):
+            num_q, dim = max(24, int(3803 * args.scale)), 2048
+            num_g = max(24, int(num_g * args.scale))
+            gen = torch.Generator().manual_seed(0)
+            centres = torch.randn(96, dim, generator=gen)
+            feats = centres[torch.randint(0, 96, (num_q + num_g,), generator=gen)] + torch.randn(num_q + num_g, dim,
+                                                                                                    generator=gen)
+            q, g = feats[:num_q].to(args.device), feats[num_q:].to(args.device)
+            seconds = best_of(lambda q=q, g=g: k_reciprocal_distance(q, g), 1)
+            print(f"| {name} | {num_q} x {num_g} | {dim} | {seconds:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

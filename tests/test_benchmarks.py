@@ -91,7 +91,8 @@ def test_eval_speed_checks_agreement_with_a_given_reference(tmp_path, capsys):
     """))
     bench.main(["--only", "sysu", "--scale", "0.01", "--repeats", "1", "--agw", str(fake)])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| SYSU")]
-    assert len(rows) == 4 and "AGW eval_sysu (stable argsort)" in rows[1]
+    assert len(rows) == 6 and "AGW eval_sysu (stable argsort)" in rows[1]
+    assert rows[4].startswith("| SYSU single-shot |") and rows[5].startswith("| SYSU multi-shot |")  # re-ranking
     stable = bench.load_module(str(fake), "fake_stable", stable=True)
     assert stable.np.argsort(np.zeros(40)).tolist() == list(range(40))
     fake.write_text(fake.read_text().replace("SCALE = 1.0", "SCALE = 0.5"))

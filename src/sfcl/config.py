@@ -155,6 +155,10 @@ class EvalConfig:
     protocols: list[str] = field(default_factory=list)
     num_trials: int = 10
     flip: bool = False  # embed each test image and its mirror, sum the unit embeddings (fast-reid's flip test)
+    rerank: bool = False  # k-reciprocal re-ranking of each trial (sfcl.evaluation.rerank)
+    rerank_k1: int = 20
+    rerank_k2: int = 6
+    rerank_lambda: float = 0.3
 
 
 @dataclass

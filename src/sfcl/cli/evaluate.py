@@ -21,7 +21,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         feats, samples = load_features(args.features)
         names = args.protocol or ["sysu-all-single"]
         trials = 10 if args.trials is None else args.trials
-        results = {name: evaluate(name, feats, samples, num_trials=trials) for name in names}
+        rerank = (args.k1, args.k2, args.rerank_lambda) if args.rerank else None
+        results = {name: evaluate(name, feats, samples, num_trials=trials, rerank=rerank) for name in names}
     else:
         from sfcl.data.loaders import load_dataset
         from sfcl.engine.checkpoint import model_from_checkpoint
@@ -36,6 +37,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             cfg.eval.protocols = args.protocol
         if args.trials is not None:
             cfg.eval.num_trials = args.trials
+        if args.rerank:
+            cfg.eval.rerank, cfg.eval.rerank_k1, cfg.eval.rerank_k2 = True, args.k1, args.k2
+            cfg.eval.rerank_lambda = args.rerank_lambda
         results = evaluate_model(model, load_dataset(cfg), cfg, device)
     print(format_table(results))
     if args.json:
@@ -62,4 +66,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "eval.num_trials; 10 for --features)")
     p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.add_argument("--rerank", action="store_true",
+                   help="k-reciprocal re-ranking of each trial (Zhong et al. 2017; eval.rerank in a config)")
+    p.add_argument("--k1", type=int, default=20, help="re-ranking: k-reciprocal neighbourhood size")
+    p.add_argument("--k2", type=int, default=6, help="re-ranking: local query expansion size")
+    p.add_argument("--rerank-lambda", type=float, default=0.3, help="re-ranking: weight of the original distance")
     p.set_defaults(func=_cmd_eval)

@@ -84,6 +84,13 @@ def evaluate_model(model: nn.Module, dataset: ReIDDataset, cfg: Config, device: 
         progress=cfg.train.progress if progress is None else progress,
     )
     return {
-        name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta)
+        name: evaluate(name, feats.to(device), dataset.test, num_trials=cfg.eval.num_trials, meta=dataset.meta,
+                       rerank=rerank_setting(cfg))
         for name in protocols
     }
+
+
+def rerank_setting(cfg: Config) -> tuple[int, int, float] | None:
+    """``eval.rerank``'s (k1, k2, λ), or None when re-ranking is off."""
+    e = cfg.eval
+    return (e.rerank_k1, e.rerank_k2, e.rerank_lambda) if e.rerank else None

@@ -41,10 +41,12 @@ def _build(name: str, test: list[Sample], num_trials: int, meta: dict) -> tuple[
 
 
 def evaluate(name: str, feats: torch.Tensor, test: list[Sample], num_trials: int = 10,
-             meta: dict | None = None) -> dict[str, Any]:
+             meta: dict | None = None, rerank: tuple[int, int, float] | None = None) -> dict[str, Any]:
     """Score features (N, D) of ``test`` under protocol ``name``; metrics in percent, mean over trials.
 
-    Features are L2-normalised and ``distmat = -(q @ g.T)`` (the reference's cosine ranking).
+    Features are L2-normalised and ``distmat = -(q @ g.T)`` (the reference's cosine ranking);
+    ``rerank`` = (k1, k2, λ) re-ranks each trial's query and gallery with k-reciprocal encoding
+    (:func:`sfcl.evaluation.rerank.k_reciprocal_distance`) instead.
     """
     if feats.ndim != 2 or feats.shape[0] != len(test):
         raise SfclError(f"protocol {name}: features {tuple(feats.shape)} do not fit {len(test)} test images")
@@ -62,14 +64,21 @@ def evaluate(name: str, feats: torch.Tensor, test: list[Sample], num_trials: int
     for trial in trials:
         q = torch.as_tensor(trial.query, device=feats.device)
         g = torch.as_tensor(trial.gallery, device=feats.device)
-        distmat = -(feats[q] @ feats[g].T)
+        if rerank is None:
+            distmat = -(feats[q] @ feats[g].T)
+        else:
+            from sfcl.evaluation.rerank import k_reciprocal_distance
+
+            k1, k2, lam = rerank
+            distmat = k_reciprocal_distance(feats[q], feats[g], k1=k1, k2=k2, lam=lam)
         cmc, m_ap, m_inp = evaluate_ranking(distmat, pids[q], pids[g], cams[q], cams[g], rule=rule)
         per_trial.append(_percent(cmc, m_ap, m_inp))
     keys = ("r1", "r5", "r10", "r20", "mAP", "mINP")
     result: dict[str, Any] = {key: float(np.mean([t[key] for t in per_trial])) for key in keys}
     result["std"] = {key: float(np.std([t[key] for t in per_trial])) for key in keys}
     result.update(protocol=name, trials=per_trial, num_query=int(trials[0].query.size),
-                  num_gallery=int(trials[0].gallery.size), gallery_sampling=sampling)
+                  num_gallery=int(trials[0].gallery.size), gallery_sampling=sampling,
+                  rerank=None if rerank is None else dict(zip(("k1", "k2", "lambda"), rerank)))
     return result
 
 
