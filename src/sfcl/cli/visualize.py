@@ -41,6 +41,17 @@ def _cmd_ranks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tsne(args: argparse.Namespace) -> int:
+    from sfcl.visualize.tsne import embed_checkpoint, render_tsne
+
+    embedded = embed_checkpoint(args.checkpoint, data_root=args.data_root, num_ids=args.num_ids,
+                                protocol=args.protocol, trial=args.trial, device=args.device, seed=args.seed,
+                                perplexity=args.perplexity)
+    out = render_tsne(embedded, args.out)
+    print(f"t-SNE of {len(embedded.samples)} images ({int(embedded.occluded.sum())} occluded) written to {out}")
+    return 0
+
+
 def _cmd_query(args: argparse.Namespace) -> int:
     from sfcl.visualize.query import query_gallery
 
@@ -60,7 +71,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``visualize {swap,spectra,ranks}`` and ``query`` on the ``sfcl`` subparsers."""
-    p = sub.add_parser("visualize", help="figures: amplitude/phase swap, dataset spectra, rank lists")
+    p = sub.add_parser("visualize", help="figures: amplitude/phase swap, dataset spectra, rank lists, t-SNE")
     vis = p.add_subparsers(dest="visualize_command", required=True, help="which figure")
 
     s = vis.add_parser("swap", help="exchange amplitude and phase of a visible and an infrared image (Figure 1)")
@@ -90,6 +101,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--trial", type=int, default=0, help="gallery trial")
     s.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
     s.set_defaults(func=_cmd_ranks)
+
+    s = vis.add_parser("tsne", help="2-D t-SNE of a checkpoint's test features: colour identity, marker modality")
+    s.add_argument("--checkpoint", required=True, help="checkpoint written by sfcl train")
+    s.add_argument("--out", required=True, help="PNG to write")
+    s.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint config's)")
+    s.add_argument("--num-ids", type=int, default=20, help="test identities drawn (the first, sorted)")
+    s.add_argument("--protocol", default=None, help="default: the dataset's infrared-query protocol")
+    s.add_argument("--trial", type=int, default=0, help="gallery trial")
+    s.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity (capped below N / 3)")
+    s.add_argument("--seed", type=int, default=0, help="t-SNE random state")
+    s.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
+    s.set_defaults(func=_cmd_tsne)
 
     p = sub.add_parser("query", help="rank a folder of gallery images for one query image")
     p.add_argument("--checkpoint", required=True, help="checkpoint written by sfcl train")
