@@ -19,7 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sfcl.data.base import Sample
+from sfcl.config import Config
+from sfcl.data.base import ReIDDataset, Sample
+from sfcl.data.spec import Trial
 from sfcl.errors import SfclError
 from sfcl.visualize.drawing import GREEN, RED, rank_row, stack_rows
 from sfcl.visualize.images import read_rgb, save_png
@@ -70,19 +72,30 @@ def pick_queries(count: int, wanted: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(wanted, count)).round().astype(np.int64))
 
 
-def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, num_queries: int = 8,
-                   topk: int = 10, protocol: str | None = None, trial: int = 0,
-                   device: str = "auto") -> list[RankedQuery]:
-    """Rank the protocol's gallery for ``num_queries`` of its queries with the checkpoint's model."""
-    from sfcl.data import dataset_spec, protocol_spec
+@dataclass
+class CheckpointTrial:
+    """A checkpoint's model and config, its test dataset, and one gallery trial of a protocol."""
+
+    model: torch.nn.Module
+    cfg: Config
+    dataset: ReIDDataset
+    protocol: str
+    trial: Trial
+    device: torch.device
+
+
+def checkpoint_trial(checkpoint: str | Path, data_root: str | Path | None = None, protocol: str | None = None,
+                     trial: int = 0, device: str = "auto") -> CheckpointTrial:
+    """Load ``checkpoint`` (optionally on another ``data_root``) and build trial ``trial`` of ``protocol``
+    (default: the dataset's infrared-query protocol): what the rank and t-SNE pictures draw from."""
+    from sfcl.data import dataset_spec
     from sfcl.data.loaders import load_dataset
     from sfcl.engine.checkpoint import model_from_checkpoint
     from sfcl.engine.runtime import resolve_device
-    from sfcl.evaluation.extract import extract_features
     from sfcl.evaluation.protocols import build_trials
 
-    if topk < 1:
-        raise SfclError(f"topk={topk}: expected at least 1")
+    if trial < 0:
+        raise SfclError(f"trial={trial}: expected 0 or more")
     torch_device = resolve_device(device)
     model, cfg = model_from_checkpoint(checkpoint, torch_device)
     if data_root is not None:
@@ -92,9 +105,22 @@ def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, 
     if name not in dataset.protocols:
         raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} "
                         f"(valid: {', '.join(dataset.protocols)})")
-    if trial < 0:
-        raise SfclError(f"trial={trial}: expected 0 or more")
     chosen = build_trials(name, dataset.test, num_trials=trial + 1, meta=dataset.meta)[-1]
+    return CheckpointTrial(model, cfg, dataset, name, chosen, torch_device)
+
+
+def ranked_results(checkpoint: str | Path, data_root: str | Path | None = None, num_queries: int = 8,
+                   topk: int = 10, protocol: str | None = None, trial: int = 0,
+                   device: str = "auto") -> list[RankedQuery]:
+    """Rank the protocol's gallery for ``num_queries`` of its queries with the checkpoint's model."""
+    from sfcl.data import protocol_spec
+    from sfcl.evaluation.extract import extract_features
+
+    if topk < 1:
+        raise SfclError(f"topk={topk}: expected at least 1")
+    loaded = checkpoint_trial(checkpoint, data_root, protocol, trial, device)
+    model, cfg, dataset, name, chosen, torch_device = (loaded.model, loaded.cfg, loaded.dataset, loaded.protocol,
+                                                       loaded.trial, loaded.device)
     query = [dataset.test[i] for i in chosen.query[pick_queries(len(chosen.query), num_queries)]]
     gallery = [dataset.test[i] for i in chosen.gallery]
     feats = extract_features(model, query + gallery, cfg.data.height, cfg.data.width,

@@ -58,24 +58,13 @@ def embed_checkpoint(checkpoint: str | Path, data_root: str | Path | None = None
                      protocol: str | None = None, trial: int = 0, device: str = "auto", seed: int = 0,
                      perplexity: float = 30.0) -> TsnePoints:
     """Extract one trial's query + gallery features of ``num_ids`` identities and embed them in 2-D."""
-    from sfcl.data import dataset_spec
-    from sfcl.data.loaders import load_dataset
-    from sfcl.engine.checkpoint import model_from_checkpoint
-    from sfcl.engine.runtime import resolve_device
     from sfcl.evaluation.extract import extract_features
-    from sfcl.evaluation.protocols import build_trials
+    from sfcl.visualize.ranks import checkpoint_trial
 
-    if num_ids < 2 or trial < 0:
-        raise SfclError(f"num_ids={num_ids}, trial={trial}: expected at least 2 identities and trial >= 0")
-    torch_device = resolve_device(device)
-    model, cfg = model_from_checkpoint(checkpoint, torch_device)
-    if data_root is not None:
-        cfg.data.root = str(data_root)
-    dataset = load_dataset(cfg)
-    name = protocol or dataset_spec(dataset.name).infrared_query_protocol
-    if name not in dataset.protocols:
-        raise SfclError(f"protocol {name} does not apply to dataset {dataset.name} (valid: {', '.join(dataset.protocols)})")
-    chosen = build_trials(name, dataset.test, num_trials=trial + 1, meta=dataset.meta)[-1]
+    if num_ids < 2:
+        raise SfclError(f"num_ids={num_ids}: expected at least 2 identities")
+    loaded = checkpoint_trial(checkpoint, data_root, protocol, trial, device)
+    model, cfg, dataset, chosen, torch_device = loaded.model, loaded.cfg, loaded.dataset, loaded.trial, loaded.device
     indices = np.concatenate([chosen.query, chosen.gallery])
     keep_ids = set(sorted({dataset.test[i].pid for i in indices})[:num_ids])
     samples = [dataset.test[i] for i in indices if dataset.test[i].pid in keep_ids]
