@@ -218,3 +218,31 @@ def test_cli_export(tmp_path, synthvi, capsys):
     with pytest.raises(SfclError) as err:
         args.func(args)
     assert "--opset 13" in one_line(err)
+
+
+def test_eval_scores_an_onnx_file_as_its_checkpoint(exported, tmp_path):
+    """``sfcl eval --checkpoint model.onnx`` reads the config from the metadata and scores as the checkpoint."""
+    import json
+
+    from sfcl.cli import main
+
+    results = {}
+    for name, path in (("pt", exported[0]), ("onnx", exported[1])):
+        assert main(["eval", "--checkpoint", str(path), "--device", "cpu", "--json", str(tmp_path / f"{name}.json")]) == 0
+        results[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    rounded = lambda tree: json.loads(json.dumps(tree), parse_float=lambda text: round(float(text), 3))  # noqa: E731
+    assert list(results["onnx"]) == ["sysu-all-single"]
+    assert rounded(results["onnx"]) == rounded(results["pt"])
+
+
+def test_onnx_file_without_config_is_one_line(exported, tmp_path):
+    import onnx
+
+    from sfcl.export import model_from_onnx
+
+    proto = onnx.load(exported[1])
+    del proto.metadata_props[:]
+    onnx.save(proto, tmp_path / "bare.onnx")
+    with pytest.raises(SfclError) as err:
+        model_from_onnx(tmp_path / "bare.onnx")
+    assert "no sfcl config" in one_line(err)

@@ -305,3 +305,11 @@ class OnnxModel:
         if mode:
             raise SfclError("an ONNX model is inference only: it cannot train")
         return self
+
+
+def model_from_onnx(path: str | Path, threads: int | None = None) -> tuple[OnnxModel, Config]:
+    """An ``.onnx`` file written by ``sfcl export`` and the config stored in it (for ``sfcl eval``)."""
+    model = OnnxModel(path, threads=threads)
+    if model.config is None:
+        raise SfclError(f"ONNX model {path} has no sfcl config in its metadata: expected a file written by `sfcl export`")
+    return model, model.config

@@ -29,8 +29,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from sfcl.engine.runtime import resolve_device
         from sfcl.evaluation.extract import evaluate_model
 
-        device = resolve_device(args.device)
-        model, cfg = model_from_checkpoint(args.checkpoint, device)
+        if str(args.checkpoint).lower().endswith(".onnx"):  # written by sfcl export: onnxruntime on the CPU
+            from sfcl.export import model_from_onnx
+
+            device = resolve_device("cpu")
+            model, cfg = model_from_onnx(args.checkpoint)
+        else:
+            device = resolve_device(args.device)
+            model, cfg = model_from_checkpoint(args.checkpoint, device)
         if args.data_root is not None:
             cfg.data.root = args.data_root
         if args.protocol:
@@ -52,7 +58,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="run an evaluation protocol on a checkpoint or on saved features")
-    p.add_argument("--checkpoint", default=None, help="checkpoint written by sfcl train")
+    p.add_argument("--checkpoint", default=None, help="checkpoint written by sfcl train, or an .onnx file written by "
+                                                      "sfcl export (run by onnxruntime on the CPU)")
     p.add_argument("--features", default=None, help=".pt/.npz features file (feats, pids, cams, modalities)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: the checkpoint config's)")
     from sfcl.data import DATASETS
