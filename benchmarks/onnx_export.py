@@ -50,7 +50,7 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
-def measure(name: str, config: str, out: Path, batch: int, repeats: int) -> dict:
+def measure(name: str, config: str, out: Path, batch: int, repeats: int, threads: int) -> dict:
     cfg = load_config(ROOT / config)
     cfg.model.pretrained = None
     model = trained_like(build_model(cfg.model, NUM_CLASSES, (cfg.data.height, cfg.data.width)))
@@ -60,7 +60,7 @@ def measure(name: str, config: str, out: Path, batch: int, repeats: int) -> dict
     onnx_path = export_onnx(checkpoint, out / f"{name.lower()}.onnx")
     export_s = time.perf_counter() - tic
     model, cfg = model_from_checkpoint(checkpoint)
-    runtime = OnnxModel(onnx_path)
+    runtime = OnnxModel(onnx_path, threads=threads)
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(batch, 3, cfg.data.height, cfg.data.width, generator=generator)
     modality = torch.arange(batch) % 2
@@ -82,7 +82,7 @@ def table(rows: list[dict], batch: int, repeats: int) -> str:
         lines.append(f"| {r['model']} | `{Path(r['config']).name}` | {r['input']} | {r['export_s']:.1f} | {r['size_mb']:.1f} "
                      f"| {r['torch_ms']:.1f} | {r['onnx_ms']:.1f} | {r['torch_ms'] / r['onnx_ms']:.2f}x "
                      f"| {r['max_diff']:.2g} ({r['scale']:.2g}) |")
-    lines.append(f"\nCPU, {torch.get_num_threads()} PyTorch threads, onnxruntime defaults, best of {repeats}; "
+    lines.append(f"\nCPU, {torch.get_num_threads()} thread(s) for PyTorch and onnxruntime, best of {repeats}; "
                  f"batch of {batch} images, alternating modalities; torch {torch.__version__}.")
     return "\n".join(lines)
 
@@ -92,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "onnx_export", help="folder for checkpoints and .onnx files")
     ap.add_argument("--batch", type=int, default=32, help="images per timed batch")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per runtime (the best is reported)")
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads of both runtimes (1: least "
+                    "disturbed by other jobs on a shared machine)")
     ap.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="rows to measure")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [measure(name, CONFIGS[name], args.out, args.batch, args.repeats) for name in args.models]
+    torch.set_num_threads(args.threads)
+    rows = [measure(name, CONFIGS[name], args.out, args.batch, args.repeats, args.threads) for name in args.models]
     print(table(rows, args.batch, args.repeats))
     return 0
 
