@@ -246,3 +246,13 @@ def test_onnx_file_without_config_is_one_line(exported, tmp_path):
     with pytest.raises(SfclError) as err:
         model_from_onnx(tmp_path / "bare.onnx")
     assert "no sfcl config" in one_line(err)
+
+
+def test_the_cli_registers_export_without_importing_torch_for_the_parser():
+    import sfcl.cli.export as cli_export
+    import sfcl.export
+
+    assert cli_export.DEFAULT_OPSET == sfcl.export.DEFAULT_OPSET
+    from sfcl.cli import build_parser
+
+    assert "export" in build_parser().format_help()

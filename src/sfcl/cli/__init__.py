@@ -2,7 +2,7 @@
 
 One module per command family registers its parsers (``add_parsers(sub)``): ``demo``,
 ``synth``, ``train``, ``evaluate`` (eval), ``occlusion`` (occlude, sol), ``visualize`` (visualize,
-query), ``robustness``, ``profile``. User mistakes surface as
+query), ``robustness``, ``export``, ``profile``. User mistakes surface as
 :class:`~sfcl.errors.SfclError`: one line on stderr and exit code 2. Bugs still raise
 tracebacks. ``python -m sfcl.cli`` (and ``torchrun -m sfcl.cli``) runs :func:`main`.
 """
@@ -13,12 +13,12 @@ import argparse
 import logging
 import sys
 
-from sfcl.cli import demo, evaluate, occlusion, profile, robustness, synth, train, visualize
+from sfcl.cli import demo, evaluate, export, occlusion, profile, robustness, synth, train, visualize
 from sfcl.cli.args import apply_formatter
 from sfcl.errors import SfclError, user_message
 from sfcl.fileio import write_error
 
-COMMAND_MODULES = (demo, synth, occlusion, visualize, robustness, train, evaluate, profile)
+COMMAND_MODULES = (demo, synth, occlusion, visualize, robustness, train, evaluate, export, profile)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,9 +17,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from sfcl.export import DEFAULT_OPSET
+DEFAULT_OPSET = 18  # sfcl.export.DEFAULT_OPSET (kept here so building the parser imports no torch; a test pins both)
 
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a checkpoint's inference model (images, modality -> embedding) to ONNX")
     p.add_argument("--checkpoint", required=True, help="checkpoint written by sfcl train")
     p.add_argument("--out", required=True, help="ONNX file to write, ending in .onnx (the config is stored in its metadata)")
