@@ -256,3 +256,14 @@ def test_the_cli_registers_export_without_importing_torch_for_the_parser():
     from sfcl.cli import build_parser
 
     assert "export" in build_parser().format_help()
+
+
+def test_query_ranks_with_an_onnx_file_as_with_its_checkpoint(exported, synthvi, tmp_path):
+    from sfcl.visualize.query import query_gallery
+
+    gallery = synthvi / "cam1"
+    image = sorted((synthvi / "cam3").rglob("*.jpg"))[0]
+    ranked = {name: query_gallery(path, gallery, image, modality="nir", topk=5, use_cache=False, device="cpu")
+              for name, path in (("pt", exported[0]), ("onnx", exported[1]))}
+    assert ranked["onnx"].paths == ranked["pt"].paths
+    assert max(abs(a - b) for a, b in zip(ranked["onnx"].distances, ranked["pt"].distances)) < 1e-4

@@ -25,18 +25,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         results = {name: evaluate(name, feats, samples, num_trials=trials, rerank=rerank) for name in names}
     else:
         from sfcl.data.loaders import load_dataset
-        from sfcl.engine.checkpoint import model_from_checkpoint
-        from sfcl.engine.runtime import resolve_device
+        from sfcl.engine.checkpoint import inference_model
         from sfcl.evaluation.extract import evaluate_model
 
-        if str(args.checkpoint).lower().endswith(".onnx"):  # written by sfcl export: onnxruntime on the CPU
-            from sfcl.export import model_from_onnx
-
-            device = resolve_device("cpu")
-            model, cfg = model_from_onnx(args.checkpoint)
-        else:
-            device = resolve_device(args.device)
-            model, cfg = model_from_checkpoint(args.checkpoint, device)
+        model, cfg, device = inference_model(args.checkpoint, args.device)  # an .onnx runs in onnxruntime
         if args.data_root is not None:
             cfg.data.root = args.data_root
         if args.protocol:

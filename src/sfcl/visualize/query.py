@@ -126,8 +126,7 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
                   gallery_modality: str | None = None, topk: int = 10, cache_dir: str | Path | None = None,
                   use_cache: bool = True, device: str = "auto", save: str | Path | None = None) -> QueryResult:
     """Rank the images under ``gallery`` for ``image``; see the module docstring. ``save`` writes a picture."""
-    from sfcl.engine.checkpoint import model_from_checkpoint
-    from sfcl.engine.runtime import resolve_device
+    from sfcl.engine.checkpoint import inference_model
 
     parse_modality(modality)
     gallery_modality = gallery_modality or other(modality)
@@ -139,8 +138,7 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
         check_png_name(save)
     files = list_images(gallery)
     query_rgb = read_rgb(image)
-    torch_device = resolve_device(device)
-    model, cfg = model_from_checkpoint(checkpoint, torch_device)
+    model, cfg, torch_device = inference_model(checkpoint, device)  # a checkpoint, or an .onnx from sfcl export
     cache = FeatureCache(cache_dir or default_cache_dir(), file_sha256(checkpoint)) if use_cache else None
     feats, computed = gallery_features(model, cfg, files, gallery_modality, cache, torch_device)
     query_feat = _embed(model, cfg, [Sample(str(image), -1, -1, modality)], torch_device)
