@@ -313,3 +313,17 @@ def model_from_onnx(path: str | Path, threads: int | None = None) -> tuple[OnnxM
     if model.config is None:
         raise SfclError(f"ONNX model {path} has no sfcl config in its metadata: expected a file written by `sfcl export`")
     return model, model.config
+
+
+def inference_model(path: str | Path, device: str = "auto") -> tuple[nn.Module, Config, torch.device]:
+    """The retrieval model in ``path``: a checkpoint (``sfcl train``) on ``device``, or an ``.onnx`` file
+    (``sfcl export``) run by onnxruntime on the CPU. Returns (model, config, the device it runs on)."""
+    from sfcl.engine.checkpoint import model_from_checkpoint
+    from sfcl.engine.runtime import resolve_device
+
+    if str(path).lower().endswith(".onnx"):
+        model, cfg = model_from_onnx(path)
+        return model, cfg, resolve_device("cpu")
+    torch_device = resolve_device(device)
+    model, cfg = model_from_checkpoint(path, torch_device)
+    return model, cfg, torch_device

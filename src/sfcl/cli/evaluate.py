@@ -25,8 +25,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         results = {name: evaluate(name, feats, samples, num_trials=trials, rerank=rerank) for name in names}
     else:
         from sfcl.data.loaders import load_dataset
-        from sfcl.engine.checkpoint import inference_model
         from sfcl.evaluation.extract import evaluate_model
+        from sfcl.export import inference_model
 
         model, cfg, device = inference_model(args.checkpoint, args.device)  # an .onnx runs in onnxruntime
         if args.data_root is not None:

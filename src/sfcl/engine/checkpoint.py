@@ -133,17 +133,3 @@ def check_resume_config(saved: dict[str, Any], cfg: Config, path: str | Path, ep
         raise SfclError(f"cannot resume {path}: it has finished {epochs_done} epochs and train.epochs is "
                         f"{cfg.train.epochs}: nothing to train (raise train.epochs to extend the run)")
 
-
-def inference_model(path: str | Path, device: str = "auto") -> tuple[nn.Module, Config, torch.device]:
-    """The retrieval model in ``path``: a checkpoint (``sfcl train``) on ``device``, or an ``.onnx`` file
-    (``sfcl export``) run by onnxruntime on the CPU. Returns (model, config, the device it runs on)."""
-    from sfcl.engine.runtime import resolve_device
-
-    if str(path).lower().endswith(".onnx"):
-        from sfcl.export import model_from_onnx
-
-        model, cfg = model_from_onnx(path)
-        return model, cfg, resolve_device("cpu")
-    torch_device = resolve_device(device)
-    model, cfg = model_from_checkpoint(path, torch_device)
-    return model, cfg, torch_device

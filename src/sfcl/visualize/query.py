@@ -126,7 +126,7 @@ def query_gallery(checkpoint: str | Path, gallery: str | Path, image: str | Path
                   gallery_modality: str | None = None, topk: int = 10, cache_dir: str | Path | None = None,
                   use_cache: bool = True, device: str = "auto", save: str | Path | None = None) -> QueryResult:
     """Rank the images under ``gallery`` for ``image``; see the module docstring. ``save`` writes a picture."""
-    from sfcl.engine.checkpoint import inference_model
+    from sfcl.export import inference_model
 
     parse_modality(modality)
     gallery_modality = gallery_modality or other(modality)
