@@ -21,24 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from sfcl.config import load_config  # noqa: E402
 from sfcl.engine.checkpoint import model_from_checkpoint, save_checkpoint  # noqa: E402
-from sfcl.export import OnnxModel, export_onnx  # noqa: E402
+from sfcl.export import OnnxModel, activate_identity_init, export_onnx  # noqa: E402
 from sfcl.models import build_model  # noqa: E402
 
 CONFIGS = {"Base": "configs/demo_synthvi.yaml", "SFCL": "configs/demo_synthvi_sfcl.yaml"}
 NUM_CLASSES = 100  # the classifier is not in the exported graph
-
-
-def trained_like(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Random values for the parameters initialised at zero and for CFAM's prototypes."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if not parameter.any():
-                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
-        for name, buffer in model.named_buffers():
-            if "prototype" in name and buffer.is_floating_point():
-                buffer.copy_(torch.rand(buffer.shape, generator=generator))
-    return model
 
 
 def best_of(fn, repeats: int) -> float:
@@ -53,7 +40,7 @@ def best_of(fn, repeats: int) -> float:
 def measure(name: str, config: str, out: Path, batch: int, repeats: int, threads: int) -> dict:
     cfg = load_config(ROOT / config)
     cfg.model.pretrained = None
-    model = trained_like(build_model(cfg.model, NUM_CLASSES, (cfg.data.height, cfg.data.width)))
+    model = activate_identity_init(build_model(cfg.model, NUM_CLASSES, (cfg.data.height, cfg.data.width)))
     checkpoint = out / f"{name.lower()}.pt"
     save_checkpoint(checkpoint, {"config": cfg.to_dict(), "num_classes": NUM_CLASSES, "model": model.state_dict()})
     tic = time.perf_counter()

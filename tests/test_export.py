@@ -12,7 +12,15 @@ import torch
 from sfcl.config import Config, config_from_dict
 from sfcl.engine.checkpoint import model_from_checkpoint, save_checkpoint
 from sfcl.errors import SfclError
-from sfcl.export import OnnxModel, export_onnx, frequency_grid_constant, graph_friendly, onnx_bytes, sinkhorn_fixed_iterations
+from sfcl.export import (
+    OnnxModel,
+    activate_identity_init,
+    export_onnx,
+    frequency_grid_constant,
+    graph_friendly,
+    onnx_bytes,
+    sinkhorn_fixed_iterations,
+)
 from sfcl.models import build_model
 from sfcl.models.sinkhorn import sinkhorn_log
 from sfcl.models.spectrum import frequency_grid
@@ -36,22 +44,8 @@ def small_config(root: Path, sfcl: bool) -> Config:
     })
 
 
-def trained_like(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Give the identity-initialised parts (zero output layers, empty prototypes) random values, so CFAM
-    and SFIM change the embedding as after training."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if not parameter.any():
-                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
-        for name, buffer in model.named_buffers():
-            if "prototype" in name and buffer.is_floating_point():
-                buffer.copy_(torch.rand(buffer.shape, generator=generator))
-    return model
-
-
 def write_checkpoint(path: Path, cfg: Config) -> Path:
-    model = trained_like(build_model(cfg.model, NUM_CLASSES, (cfg.data.height, cfg.data.width)))
+    model = activate_identity_init(build_model(cfg.model, NUM_CLASSES, (cfg.data.height, cfg.data.width)))
     save_checkpoint(path, {"config": cfg.to_dict(), "num_classes": NUM_CLASSES, "model": model.state_dict()})
     return path
 
@@ -143,7 +137,7 @@ def test_constant_frequency_grid():
 def test_graph_friendly_forward_is_the_model(synthvi):
     """The rewrites the export traces (select routing, fixed Sinkhorn, constant grid) leave the forward's values."""
     cfg = small_config(synthvi, sfcl=True)
-    model = trained_like(build_model(cfg.model, NUM_CLASSES, (64, 32))).eval()
+    model = activate_identity_init(build_model(cfg.model, NUM_CLASSES, (64, 32))).eval()
     images, modality = torch.randn(4, 3, 64, 32), torch.tensor([1, 0, 0, 1])
     with torch.no_grad():
         expected = model(images, modality).embedding

@@ -327,3 +327,18 @@ def inference_model(path: str | Path, device: str = "auto") -> tuple[nn.Module, 
     torch_device = resolve_device(device)
     model, cfg = model_from_checkpoint(path, torch_device)
     return model, cfg, torch_device
+
+
+def activate_identity_init(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give the identity-initialised parts of ``model`` (all-zero parameters such as SFIM's output layers,
+    CFAM's empty prototypes) seeded random values, so an untrained model's CFAM and SFIM change the
+    embedding as after training (the export tests and benchmarks/onnx_export.py check those paths)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=generator))
+        for name, buffer in model.named_buffers():
+            if "prototype" in name and buffer.is_floating_point():
+                buffer.copy_(torch.rand(buffer.shape, generator=generator))
+    return model
