@@ -180,3 +180,12 @@ def test_the_bars_show_the_epoch_mean_and_count_images(tiny_synthvi, tmp_path, m
     assert shown[-1] == f"{results['history'][0]['total']:.3f}"  # not the first batch's loss
     test_images = len(Trainer(cfg).dataset.test)
     assert set(extracted) == {(test_images, test_images)}  # (tqdm's __del__ closes a second time)
+
+
+def test_a_checkpoint_without_its_config_is_one_line(tiny_synthvi, tmp_path):
+    train(tiny_config(tiny_synthvi, tmp_path / "run", "train.epochs=1", "train.batches_per_epoch=1"))
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    for key in ("config", "num_classes", "model"):
+        save_checkpoint(tmp_path / "partial.pt", {k: v for k, v in state.items() if k not in ("format", key)})
+        with pytest.raises(SfclError, match=f"has no {key} entry: expected a checkpoint written by sfcl train"):
+            model_from_checkpoint(tmp_path / "partial.pt")

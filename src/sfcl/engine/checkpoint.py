@@ -88,6 +88,10 @@ def load_model_state(model: nn.Module, state: dict[str, Any], path: str | Path) 
 def model_from_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, Config]:
     """Rebuild the model a checkpoint was trained with and load its weights (eval mode)."""
     state = load_checkpoint(path)
+    missing = [key for key in ("config", "num_classes", "model") if key not in state]
+    if missing:
+        raise SfclError(f"checkpoint {path} has no {', '.join(missing)} entry: expected a checkpoint written by "
+                        "sfcl train (last.pt or best.pt)")
     cfg = config_from_dict(state["config"])
     cfg.model.pretrained = None  # the checkpoint holds every weight
     model = build_model(cfg.model, int(state["num_classes"]), (cfg.data.height, cfg.data.width))
