@@ -34,12 +34,17 @@ def random_problem(seed: int, num_q: int, num_g: int, num_ids: int, ties: bool):
     return dist, q_pids, g_pids, q_cams, g_cams
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # float32 takes the one-searchsorted key path
 @pytest.mark.parametrize("rule", ["sysu", "regdb", "llcm"])
 @pytest.mark.parametrize("seed, num_q, num_g, num_ids, ties", [
     (0, 40, 60, 10, False), (1, 30, 80, 25, True), (2, 25, 12, 4, True), (3, 50, 200, 30, False),
 ])
-def test_matches_reference(rule, seed, num_q, num_g, num_ids, ties):
+def test_matches_reference(rule, seed, num_q, num_g, num_ids, ties, dtype):
     dist, q_pids, g_pids, q_cams, g_cams = random_problem(seed, num_q, num_g, num_ids, ties)
+    dist = dist.astype(dtype)
+    if ties:
+        dist[0, :3] = -0.0  # negative zero ties with +0.0 by gallery order
+        dist[1, :3] = 0.0
     if rule == "llcm":  # cameras shared between query and gallery so the same-camera rule fires
         g_cams = np.random.default_rng(seed).choice([3, 6, 1], num_g)
     cmc, m_ap, m_inp = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, rule=RULE[rule])
@@ -109,9 +114,10 @@ def test_removal_mask_is_what_the_rules_drop():
         evaluate_ranking(np.zeros((2, 3)), q_pids, g_pids, rule="drop-same-camera")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("rule", ["sysu", "regdb", "llcm"])
 @pytest.mark.parametrize("where", ["matches", "others", "both"])
-def test_infinite_and_huge_distances_rank_as_the_reference_ranks_them(rule, where):
+def test_infinite_and_huge_distances_rank_as_the_reference_ranks_them(rule, where, dtype):
     """Dropped items leave the list wherever their distance is: a kept item at +inf or at finfo.max
     still ranks after the kept finite ones and before nothing it should not (issue 14: mAP 0.0569 vs
     0.0611 when dropped items were parked at finfo.max)."""
@@ -122,7 +128,9 @@ def test_infinite_and_huge_distances_rank_as_the_reference_ranks_them(rule, wher
     hits = q_pids[:, None] == g_pids[None, :]
     pick = rng.random(dist.shape) < 0.3
     pick &= hits if where == "matches" else ~hits if where == "others" else True
-    dist[pick] = np.where(rng.random(pick.sum()) < 0.5, np.inf, np.finfo(np.float64).max)
+    dist[pick] = np.where(rng.random(pick.sum()) < 0.5, np.inf, np.finfo(dtype).max)
+    dist = dist.astype(dtype)
+    dist[0, :4] = -dist[0, :4]  # some negative distances too (the key path flips their bits)
     cmc, m_ap, m_inp = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, rule=RULE[rule])
     ref_cmc, ref_ap, ref_inp = reference_eval(dist, q_pids, g_pids, q_cams, g_cams, rule)
     np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)

@@ -86,6 +86,16 @@ def _sorted_matches(dist: torch.Tensor, hits: torch.Tensor):
     return match_dist, match_index, num_rel
 
 
+def _float_key(values: torch.Tensor) -> torch.Tensor:
+    """float32 (no NaN) -> int64 ``k << 32`` with ``k`` the order-preserving integer of the float's bits
+    (negative floats have their magnitude bits flipped; -0.0 counts as +0.0), so adding an index below
+    2**32 orders by (value, index) exactly."""
+    bits = (values + 0.0).view(torch.int32)  # + 0.0 turns -0.0 into +0.0 (and is a fresh tensor to edit)
+    negative = bits < 0
+    bits[negative] ^= 0x7FFFFFFF
+    return bits.to(torch.int64).bitwise_left_shift_(32)  # in place: no second 8-byte-per-item buffer
+
+
 def _matches_before(dist: torch.Tensor, match_dist: torch.Tensor, match_index: torch.Tensor) -> torch.Tensor:
     """(Q, G): for every gallery item, how many of its query's true matches rank before it.
 
@@ -100,6 +110,10 @@ def _matches_before(dist: torch.Tensor, match_dist: torch.Tensor, match_index: t
     matches the same way; the pad's index ``G`` is after every item.
     """
     num_g, width = dist.shape[1], match_dist.shape[1]
+    if dist.dtype == torch.float32:  # one searchsorted on (order-preserving float bits, gallery index) keys
+        index = torch.arange(num_g, device=dist.device)
+        return torch.searchsorted(_float_key(match_dist).add_(match_index), _float_key(dist).add_(index),
+                                  side="left", out_int32=True)
     lo = torch.searchsorted(match_dist, dist, side="left")  # matches strictly closer
     slots = torch.arange(width, device=dist.device).expand_as(match_dist)
     new_run = torch.ones_like(match_dist, dtype=torch.bool)
@@ -127,7 +141,9 @@ def _per_query(dist: torch.Tensor, hits: torch.Tensor, g_pids: torch.Tensor | No
     width = match_dist.shape[1]
     if remove is not None:
         bucket = bucket.masked_fill(remove, width)  # one bin past the last: dropped items count nowhere
-    rows = torch.arange(num_q, device=device)[:, None]
+    small = num_q * (width + 1) < 2**31  # bins addressed in int32: half the memory traffic of int64
+    rows = torch.arange(num_q, device=device, dtype=torch.int32 if small else torch.int64)[:, None]
+    bucket = bucket.to(rows.dtype)
     counts = torch.bincount((bucket + rows * (width + 1)).view(-1), minlength=num_q * (width + 1))
     rank = torch.cumsum(counts.view(num_q, width + 1)[:, :width], dim=1) - 1  # (Q, M): kept rank of each match
     slots = torch.arange(width, device=device)[None, :]
@@ -142,7 +158,9 @@ def _per_query(dist: torch.Tensor, hits: torch.Tensor, g_pids: torch.Tensor | No
         # bucket 0 and carries the query's own identity, hence the -1
         unique_pids, id_index = torch.unique(g_pids, return_inverse=True)
         num_ids = unique_pids.numel()
-        keys = torch.where(bucket == 0, rows * num_ids + id_index[None, :], num_q * num_ids)
+        wide = num_q * num_ids + 1 >= 2**31
+        id_rows = rows.long() if wide else rows.int()
+        keys = torch.where(bucket == 0, id_rows * num_ids + id_index.to(id_rows.dtype)[None, :], num_q * num_ids)
         seen = torch.bincount(keys.view(-1), minlength=num_q * num_ids + 1)[:-1]
         distinct_before = (seen.view(num_q, num_ids) > 0).sum(dim=1) - 1
     return ap, inp, rank[:, 0], distinct_before, num_rel > 0
