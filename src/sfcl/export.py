@@ -72,41 +72,12 @@ def _routed_by_select(self, images: Tensor, modality: Tensor) -> Tensor:
     return self.body(routed)
 
 
-def sinkhorn_fixed_iterations(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, max_iter: int = 100,
-                              tol: float = 1e-6, check_every: int = 10, absorb_at: float = 30.0):
-    """:func:`~sfcl.models.sinkhorn.sinkhorn_log` without data-dependent control flow: every one of the
-    ``max_iter`` iterations runs, converged problems stay frozen, absorption is a select. Same plans."""
-    from sfcl.models import sinkhorn as cfs
+def sinkhorn_fixed_iterations(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, **options):
+    """:func:`~sfcl.models.sinkhorn.sinkhorn_log` without data-dependent control flow (``early_exit=False``):
+    every iteration runs, converged problems stay frozen, absorption is a select. Same plans."""
+    from sfcl.models.sinkhorn import sinkhorn_log
 
-    dtype = torch.float64 if cost.dtype == torch.float64 else torch.float32
-    with torch.autocast(device_type=cost.device.type, enabled=False):
-        scaled = -cost.to(dtype) / epsilon
-        a, b = source.to(dtype), target.to(dtype)
-        log_a, log_b = cfs._safe_log(a), cfs._safe_log(b)
-        g = log_b - torch.logsumexp(scaled, dim=1)
-        f = log_a - torch.logsumexp(scaled + g.unsqueeze(1), dim=2)
-        kernel = torch.exp(scaled + f.unsqueeze(2) + g.unsqueeze(1))
-        kernel_t = kernel.transpose(1, 2)
-        u_s, v_s = torch.ones_like(a), torch.ones_like(b)
-        error = cfs._column_error(kernel, u_s, v_s, b)
-        active = error > tol
-        for it in range(1, max_iter):
-            keep = active.unsqueeze(1)
-            v_s = torch.where(keep, cfs._divide(log_b, torch.bmm(u_s.unsqueeze(1), kernel).squeeze(1)), v_s)
-            u_s = torch.where(keep, cfs._divide(log_a, torch.bmm(v_s.unsqueeze(1), kernel_t).squeeze(1)), u_s)
-            if it % check_every == 0:
-                error = torch.where(active, cfs._column_error(kernel, u_s, v_s, b), error)
-                active = active & (error > tol)
-            log_u, log_v = cfs._safe_log(u_s), cfs._safe_log(v_s)
-            big = lambda t: torch.where(torch.isfinite(t), t.abs(), torch.zeros_like(t)).amax(dim=1) > absorb_at  # noqa: E731
-            need = (big(log_u) | big(log_v)).unsqueeze(1)
-            f, g = torch.where(need, f + log_u, f), torch.where(need, g + log_v, g)
-            kernel = torch.where(need.unsqueeze(2), torch.exp(scaled + f.unsqueeze(2) + g.unsqueeze(1)), kernel)
-            kernel_t = kernel.transpose(1, 2)
-            u_s, v_s = torch.where(need, torch.ones_like(u_s), u_s), torch.where(need, torch.ones_like(v_s), v_s)
-        plan = u_s.unsqueeze(2) * kernel * v_s.unsqueeze(1)
-        error = cfs._column_error(kernel, u_s, v_s, b)
-    return cfs.TransportResult(plan=plan.to(cost.dtype), iterations=max_iter, marginal_error=error)
+    return sinkhorn_log(cost, source, target, epsilon, early_exit=False, **options)
 
 
 def frequency_grid_constant(height: int, width: int) -> Tensor:

@@ -48,7 +48,8 @@ def _safe_log(mass: Tensor) -> Tensor:
 
 
 def sinkhorn_log(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, max_iter: int = 100,
-                 tol: float = 1e-6, check_every: int = 10, absorb_at: float = 30.0) -> TransportResult:
+                 tol: float = 1e-6, check_every: int = 10, absorb_at: float = 30.0,
+                 early_exit: bool = True) -> TransportResult:
     """Entropic OT plans of B problems: cost (B, N, M), source a (B, N), target b (B, M), each >= 0
     summing to 1. Computes in float64 for float64 inputs, else float32 (autocast off).
 
@@ -63,6 +64,10 @@ def sinkhorn_log(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, m
     On the CPU the batch is solved in chunks of ``CPU_CHUNK_BYTES`` of kernel (the mat-vecs are
     memory-bound; a chunk that stays in cache is ~2x faster). Problems never interact, so chunks
     change no value.
+
+    ``early_exit=False`` runs every iteration with no data-dependent control flow (no stop when
+    all problems converged, absorption as a select, no chunking): the same plans, for graph
+    export (``sfcl.export``); converged problems are frozen either way.
     """
     if cost.dim() != 3 or source.shape != cost.shape[:2] or target.shape != (cost.shape[0], cost.shape[2]):
         raise ValueError(f"sinkhorn_log expects cost (B, N, M), source (B, N), target (B, M), got "
@@ -72,19 +77,19 @@ def sinkhorn_log(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, m
     dtype = torch.float64 if cost.dtype == torch.float64 else torch.float32
     size = cost.shape[0]
     chunk = size
-    if cost.device.type == "cpu":  # keep a chunk's two kernels in cache: the loop is memory-bound there
+    if cost.device.type == "cpu" and early_exit:  # keep a chunk's two kernels in cache: the loop is memory-bound there
         per_problem = 2 * cost.shape[1] * cost.shape[2] * torch.finfo(dtype).bits // 8
         chunk = max(1, min(size, CPU_CHUNK_BYTES // per_problem))
     if chunk < size:
         parts = [_solve(cost[i:i + chunk], source[i:i + chunk], target[i:i + chunk], epsilon, max_iter, tol,
-                        check_every, absorb_at, dtype) for i in range(0, size, chunk)]
+                        check_every, absorb_at, dtype, early_exit) for i in range(0, size, chunk)]
         return TransportResult(plan=torch.cat([p.plan for p in parts]), iterations=max(p.iterations for p in parts),
                                marginal_error=torch.cat([p.marginal_error for p in parts]))
-    return _solve(cost, source, target, epsilon, max_iter, tol, check_every, absorb_at, dtype)
+    return _solve(cost, source, target, epsilon, max_iter, tol, check_every, absorb_at, dtype, early_exit)
 
 
 def _solve(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, max_iter: int, tol: float,
-           check_every: int, absorb_at: float, dtype: torch.dtype) -> TransportResult:
+           check_every: int, absorb_at: float, dtype: torch.dtype, early_exit: bool = True) -> TransportResult:
     with torch.autocast(device_type=cost.device.type, enabled=False):
         scaled = -cost.to(dtype) / epsilon  # M = -C / ε, (B, N, M)
         a, b = source.to(dtype), target.to(dtype)
@@ -99,7 +104,7 @@ def _solve(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, max_ite
         active = error > tol
         iterations = 1
         for it in range(1, max_iter):
-            if not bool(active.any()):
+            if early_exit and not bool(active.any()):
                 break
             iterations = it + 1
             keep = active.unsqueeze(1)
@@ -110,7 +115,7 @@ def _solve(cost: Tensor, source: Tensor, target: Tensor, epsilon: float, max_ite
             if it % check_every == 0:
                 error = torch.where(active, _column_error(kernel, u_s, v_s, b), error)
                 active = active & (error > tol)
-            f, g, kernel, kernel_t, u_s, v_s = _absorb(scaled, f, g, kernel, kernel_t, u_s, v_s, absorb_at)
+            f, g, kernel, kernel_t, u_s, v_s = _absorb(scaled, f, g, kernel, kernel_t, u_s, v_s, absorb_at, early_exit)
         plan = u_s.unsqueeze(2) * kernel * v_s.unsqueeze(1)
         error = _column_error(kernel, u_s, v_s, b)
     return TransportResult(plan=plan.to(cost.dtype), iterations=iterations, marginal_error=error)
@@ -123,12 +128,13 @@ def _divide(log_mass: Tensor, denominator: Tensor) -> Tensor:
     return torch.exp(log_mass - torch.log(denominator.clamp_min(tiny)))
 
 
-def _absorb(scaled, f, g, kernel, kernel_t, u_s, v_s, limit: float):
-    """Fold the scalings of problems whose |log ũ| or |log ṽ| passed ``limit`` into the potentials."""
+def _absorb(scaled, f, g, kernel, kernel_t, u_s, v_s, limit: float, skip_when_none: bool = True):
+    """Fold the scalings of problems whose |log ũ| or |log ṽ| passed ``limit`` into the potentials
+    (``skip_when_none``: return at once when no problem needs it, a data-dependent branch)."""
     log_u, log_v = _safe_log(u_s), _safe_log(v_s)
     big = lambda t: torch.where(torch.isfinite(t), t.abs(), torch.zeros_like(t)).amax(dim=1) > limit  # noqa: E731
     need = big(log_u) | big(log_v)
-    if not bool(need.any()):
+    if skip_when_none and not bool(need.any()):
         return f, g, kernel, kernel_t, u_s, v_s
     rows = need.unsqueeze(1)
     f = torch.where(rows, f + log_u, f)
