@@ -12,6 +12,10 @@ reports, as JSON on stdout and in ``--out/study.json``:
 
     .venv/bin/python benchmarks/sfcl_study.py --data outputs/demo/occ_synthvi \\
         --config configs/demo_synthvi_sfcl.yaml --out outputs/study/sfcl model.cfam.train_partner=batch
+
+``--gem-contrast W`` is a control: it adds ``W · L_cfc`` computed on GeM(X), the Base's own
+retrieval feature, instead of CFAM's frequency embeddings (same InfoNCE, temperature and
+warm-up as ``loss.*``): does a cross-modal contrast through the backbone help at all here?
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sfcl.config import load_config  # noqa: E402
 from sfcl.engine.trainer import Trainer  # noqa: E402
 from sfcl.evaluation.extract import evaluate_model  # noqa: E402
 from sfcl.evaluation.frequency import frequency_report  # noqa: E402
+from sfcl.losses.fad import frequency_contrastive_loss  # noqa: E402
 from sfcl.models.reid import frequency_disabled  # noqa: E402
 
 MODULES = ("backbone.stems", "backbone.shared", "cfam", "sfim", "frequency_gate", "neck", "classifier")
@@ -54,21 +59,42 @@ class StudyTrainer(Trainer):
         return total, terms
 
 
+class GemContrast(torch.nn.Module):
+    """The objective plus ``weight · L_cfc`` on GeM(X) (the ``--gem-contrast`` control), ramped as FAD is."""
+
+    def __init__(self, objective: torch.nn.Module, pool: torch.nn.Module, weight: float) -> None:
+        super().__init__()
+        self.objective, self.pool, self.weight = objective, pool, weight
+
+    def forward(self, output, labels, modality=None, gather=None, progress=None):
+        total, terms = self.objective(output, labels, modality=modality, gather=gather, progress=progress)
+        cfg = self.objective.cfg
+        contrast = frequency_contrastive_loss(self.pool(output.feature_map), labels, modality, cfg.cfc_temperature)
+        total = total + self.objective.fad_ramp(progress) * self.weight * contrast
+        terms.update(gem_cfc=float(contrast.detach()), total=float(total.detach()))
+        return total, terms
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--data", required=True, help="a SynthVI / Occ-SynthVI folder (SYSU layout)")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--gem-contrast", type=float, default=0.0,
+                        help="control: add this weight times L_cfc on GeM(X) (the retrieval feature) to the loss")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, [f"data.root={args.data}", "data.eval_split=val", f"train.output_dir={args.out}",
                                     "train.progress=false", *args.overrides])
     tic = time.time()
     trainer = StudyTrainer(cfg)
+    if args.gem_contrast:
+        trainer.objective = GemContrast(trainer.objective, trainer.model.pool, args.gem_contrast)
     results = trainer.fit()
     seconds = time.time() - tic
     protocol = cfg.eval.protocols[0]
-    report = {"config": args.config, "overrides": args.overrides, "train_seconds": results["train_seconds"],
+    report = {"config": args.config, "overrides": args.overrides, "gem_contrast": args.gem_contrast,
+              "train_seconds": results["train_seconds"],
               "val": results["final"][protocol]}
     if trainer.model.cfam is not None:
         with frequency_disabled(trainer.model):

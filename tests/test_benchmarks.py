@@ -98,3 +98,27 @@ def test_eval_speed_checks_agreement_with_a_given_reference(tmp_path, capsys):
     fake.write_text(fake.read_text().replace("SCALE = 1.0", "SCALE = 0.5"))
     with pytest.raises(SystemExit, match="disagree"):
         bench.main(["--only", "sysu", "--scale", "0.01", "--repeats", "1", "--agw", str(fake)])
+
+
+def test_sfcl_study_gem_contrast_adds_the_ramped_contrast_on_gem_x():
+    import torch
+
+    from sfcl.config import LossConfig
+    from sfcl.losses import ReIDObjective
+    from sfcl.losses.fad import frequency_contrastive_loss
+    from sfcl.models.pooling import GeM
+    from sfcl.models.reid import ModelOutput
+
+    module = load_script("sfcl_study")
+    torch.manual_seed(0)
+    feature_map = torch.rand(8, 5, 4, 2)
+    labels, modality = torch.tensor([0, 1, 2, 3] * 2), torch.tensor([0] * 4 + [1] * 4)
+    output = ModelOutput(features=feature_map.mean(dim=(2, 3)), embedding=feature_map.mean(dim=(2, 3)),
+                         logits=torch.randn(8, 4), feature_map=feature_map)
+    objective = ReIDObjective(LossConfig(triplet="none", fad_warmup_epochs=2.0, cfc_temperature=0.2))
+    control = module.GemContrast(objective, GeM(3.0), weight=0.5)
+    total, terms = control(output, labels, modality=modality, progress=1.0)
+    base, _ = objective(output, labels, modality=modality, progress=1.0)
+    contrast = frequency_contrastive_loss(GeM(3.0)(feature_map), labels, modality, 0.2)
+    assert torch.allclose(total, base + 0.5 * 0.5 * contrast)  # ramp at 1 of 2 warm-up epochs: 0.5
+    assert abs(terms["gem_cfc"] - float(contrast)) < 1e-6 and abs(terms["total"] - float(total)) < 1e-6
