@@ -61,6 +61,7 @@ class CFAMConfig:
     max_log_gain: float = 2.0  # amplitude update exp(g·tanh(Δ/g)): gain within [e^-g, e^g]
     gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
     backbone_grad: float = 1.0  # scale of the gradient CFAM sends back into X (0: CFAM reads a stopped X)
+    embedding: str = "fused"  # L_cfc's frequency embedding: fused = mean(O_fre) | own = mean of IFFT(Ã, P̃), no transport
     sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50
     sinkhorn_tol: float = 1e-4
@@ -201,7 +202,8 @@ RULES: dict[str, tuple] = {
     "model.cfam.prototype_momentum": _UNIT_OPEN, "model.cfam.train_partner": _one_of("prototype", "batch"),
     "model.cfam.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
     "model.cfam.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
-    "model.cfam.backbone_grad": _PROBABILITY, "model.cfam.sinkhorn_epsilon": _POSITIVE,
+    "model.cfam.backbone_grad": _PROBABILITY,
+    "model.cfam.embedding": _one_of("fused", "own"), "model.cfam.sinkhorn_epsilon": _POSITIVE,
     "model.cfam.sinkhorn_iters": _AT_LEAST_1, "model.cfam.sinkhorn_tol": _POSITIVE,
     "model.sfim.attention_ratio": _POSITIVE, "model.sfim.threshold": _UNIT_OPEN,
     "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,

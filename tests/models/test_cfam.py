@@ -189,3 +189,26 @@ def test_amplitude_gain_is_bounded_and_the_identity_near_zero():
             cfam.amplitude_out.bias.fill_(30.0)  # a huge update: gain e^1 at most when bounded
         rms[bound] = float(cfam(x, modality).frequency_map.detach().pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
     assert rms[1.0] < 10.0 and rms[0.0] > 1e10
+
+
+@pytest.mark.parametrize("partner", ["batch", "prototype"])
+def test_own_embedding_is_the_mean_of_o_fre_without_the_transported_spectrum(partner):
+    """``embedding: own`` = spatial mean of IFFT(Ã, P̃): equal to mean(O_fre) once the blend is 0,
+    and unchanged by the blend; ``fused`` = mean(O_fre) whatever the blend."""
+    x, modality = batch()
+    own, fused = make(embedding="own", train_partner=partner).train(), make(embedding="fused", train_partner=partner).train()
+    for cfam in (own, fused):
+        perturb_outputs(cfam)
+    out_fused = fused(x, modality)
+    torch.testing.assert_close(out_fused.embedding, out_fused.frequency_map.mean(dim=(2, 3)))
+    own(x, modality)  # fills the prototypes; then eval mode keeps the partner fixed between calls
+    own.eval()
+    with torch.no_grad():
+        own.blend_logit.fill_(-60.0)  # sigmoid: no transported share, O_fre = IFFT(Ã, P̃)
+    out = own(x, modality)
+    torch.testing.assert_close(out.embedding, out.frequency_map.double().mean(dim=(2, 3)).float(), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        own.blend_logit.fill_(0.0)  # half transported: O_fre changes, the own embedding does not
+    out_blended = own(x, modality)
+    torch.testing.assert_close(out_blended.embedding, out.embedding)
+    assert not torch.allclose(out_blended.frequency_map, out.frequency_map, atol=1e-3)

@@ -45,11 +45,14 @@ from sfcl.models.trans_mamba import TransMamba
 @dataclass
 class CFAMOutput:
     """frequency_map O_fre (B, C, H, W) float32; plan (B, L, L): infrared bins (rows) to visible
-    bins (columns) of each sample's problem; partner: ``"batch"`` or ``"prototype"``."""
+    bins (columns) of each sample's problem; partner: ``"batch"`` or ``"prototype"``; embedding (B, C):
+    L_cfc's frequency embedding (``model.cfam.embedding``: the spatial mean of O_fre, or of the
+    sample's own updated spectrum IFFT(Ã, P̃) before the transported spectrum is blended in)."""
 
     frequency_map: Tensor
     plan: Tensor
     partner: str
+    embedding: Tensor | None = None
 
 
 @dataclass
@@ -121,7 +124,12 @@ class CFAM(nn.Module):
             self._update_prototypes(own, modality)
         grid = lambda t: t.transpose(1, 2).reshape(b, c, *self.grid)  # noqa: E731
         frequency_map = recombine(grid(amp_final), grid(phase_tilde), spectrum.size)
-        return CFAMOutput(frequency_map=frequency_map, plan=plan, partner="batch" if pairing is not None else "prototype")
+        if self.cfg.embedding == "own":  # spatial mean of IFFT(Ã, P̃) = Re of its DC bin / sqrt(HW) (ortho)
+            embedding = amp_tilde[:, 0] * phase_tilde[:, 0].real / (h * w) ** 0.5
+        else:  # the transported spectrum is nearly one vector for every sample (docs/DESIGN.md)
+            embedding = frequency_map.mean(dim=(2, 3))
+        return CFAMOutput(frequency_map=frequency_map, plan=plan, partner="batch" if pairing is not None else "prototype",
+                          embedding=embedding)
 
     def _tokens(self, amplitude: Tensor, phase: Tensor) -> tuple[Tensor, Tensor]:
         """(B, L, C) amplitude and complex phase -> TM outputs, each (B, L, d)."""

@@ -83,7 +83,7 @@ class ReIDModel(nn.Module):
             scale = self.cfam.cfg.backbone_grad  # same value forward, gradient into X scaled
             cfam_in = feature_map if scale == 1.0 else feature_map * scale + feature_map.detach() * (1.0 - scale)
             cfam = self.cfam(cfam_in, modality)
-            extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.frequency_map.mean(dim=(2, 3)),
+            extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.embedding,
                      "transport_plan": cfam.plan}
             o_fre = cfam.frequency_map.to(feature_map.dtype)
             if self.frequency_off:
