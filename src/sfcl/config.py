@@ -61,6 +61,7 @@ class CFAMConfig:
     max_log_gain: float = 2.0  # amplitude update exp(g·tanh(Δ/g)): gain within [e^-g, e^g]
     gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
     backbone_grad: float = 1.0  # scale of the gradient CFAM sends back into X (0: CFAM reads a stopped X)
+    analysis_grad: bool = True  # false: the tokens and the plan read a stopped spectrum; O_fre stays differentiable in X
     embedding: str = "fused"  # L_cfc's frequency embedding: fused = mean(O_fre) | own = mean of IFFT(Ã, P̃), no transport
     sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50

@@ -212,3 +212,24 @@ def test_own_embedding_is_the_mean_of_o_fre_without_the_transported_spectrum(par
     out_blended = own(x, modality)
     torch.testing.assert_close(out_blended.embedding, out.embedding)
     assert not torch.allclose(out_blended.frequency_map, out.frequency_map, atol=1e-3)
+
+
+def test_analysis_grad_off_stops_the_gradient_through_the_tokens_and_the_plan():
+    """``analysis_grad: false``: the plan (pure analysis) sends no gradient into X, O_fre still does,
+    and the forward values are unchanged."""
+    x, modality = batch()
+    grads, values = {}, {}
+    for flag in (True, False):
+        cfam = make(analysis_grad=flag).train()
+        perturb_outputs(cfam)
+        xi = x.clone().requires_grad_(True)
+        out = cfam(xi, modality)
+        values[flag] = out.frequency_map.detach()
+        plan_grad = (torch.autograd.grad(out.plan.square().sum(), xi, retain_graph=True)[0]
+                     if out.plan.requires_grad else None)
+        (map_grad,) = torch.autograd.grad(out.frequency_map.square().sum(), xi)
+        grads[flag] = (plan_grad, map_grad)
+    assert grads[True][0] is not None and float(grads[True][0].abs().sum()) > 0
+    assert grads[False][0] is None or float(grads[False][0].abs().sum()) == 0.0
+    assert float(grads[False][1].abs().sum()) > 0
+    torch.testing.assert_close(values[True], values[False])
