@@ -52,7 +52,7 @@ class CFAMOutput:
     frequency_map: Tensor
     plan: Tensor
     partner: str
-    embedding: Tensor | None = None
+    embedding: Tensor
 
 
 @dataclass
@@ -110,8 +110,8 @@ class CFAM(nn.Module):
         # The analysis (tokens, plan) decides the gains, the phase shifts and the transport; with
         # analysis_grad off it reads a stopped spectrum and the gradient reaches X only through the
         # synthesis A·exp(Δ), phasor(P + δ) (docs/DESIGN.md, "Why the stop stays").
-        seen = (amplitude, phase) if self.cfg.analysis_grad else (amplitude.detach(), phase.detach())
-        amp_tokens, phase_tokens = self._tokens(*seen)
+        analysis = (lambda t: t) if self.cfg.analysis_grad else Tensor.detach
+        amp_tokens, phase_tokens = self._tokens(analysis(amplitude), analysis(phase))
         pairing = self._pairing(modality)
         partner_tokens = self._partner(_Branch(amp_tokens, phase_tokens, amplitude), modality, pairing)
         amp_att = self.amplitude_attention(amp_tokens, partner_tokens.amplitude_tokens)
@@ -121,10 +121,7 @@ class CFAM(nn.Module):
         phase_tilde = unit_phasor(phase + torch.complex(delta[..., :c], delta[..., c:]))
         own = _Branch(amp_tokens, phase_tokens, amp_tilde)
         partner = self._partner(own, modality, pairing)
-        if self.cfg.analysis_grad:
-            transported, plan = self._transport(amp_tilde, partner.amplitude, modality)
-        else:  # the batch partner's transported spectrum is read stopped too (its own X gets its own gradient)
-            transported, plan = self._transport(amp_tilde.detach(), partner.amplitude.detach(), modality)
+        transported, plan = self._transport(analysis(amp_tilde), analysis(partner.amplitude), modality)
         blend = torch.sigmoid(self.blend_logit)
         amp_final = amp_tilde + blend * (transported - amp_tilde)
         if self.training:
