@@ -62,7 +62,9 @@ class CFAMConfig:
     gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
     backbone_grad: float = 1.0  # scale of the gradient CFAM sends back into X (0: CFAM reads a stopped X)
     analysis_grad: bool = True  # false: the tokens and the plan read a stopped spectrum; O_fre stays differentiable in X
-    embedding: str = "fused"  # L_cfc's frequency embedding: fused = mean(O_fre) | own = mean of IFFT(Ã, P̃), no transport
+    # L_cfc's frequency embedding: fused = mean(O_fre) | own = mean of IFFT(Ã, P̃), no transport |
+    # gem = GeM(relu(IFFT(Ã, P̃))), pooled as the retrieval feature (equals GeM(X) at init)
+    embedding: str = "fused"
     sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50
     sinkhorn_tol: float = 1e-4
@@ -204,7 +206,7 @@ RULES: dict[str, tuple] = {
     "model.cfam.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
     "model.cfam.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
     "model.cfam.backbone_grad": _PROBABILITY,
-    "model.cfam.embedding": _one_of("fused", "own"), "model.cfam.sinkhorn_epsilon": _POSITIVE,
+    "model.cfam.embedding": _one_of("fused", "own", "gem"), "model.cfam.sinkhorn_epsilon": _POSITIVE,
     "model.cfam.sinkhorn_iters": _AT_LEAST_1, "model.cfam.sinkhorn_tol": _POSITIVE,
     "model.sfim.attention_ratio": _POSITIVE, "model.sfim.threshold": _UNIT_OPEN,
     "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,

@@ -214,6 +214,35 @@ def test_own_embedding_is_the_mean_of_o_fre_without_the_transported_spectrum(par
     assert not torch.allclose(out_blended.frequency_map, out.frequency_map, atol=1e-3)
 
 
+@pytest.mark.parametrize("partner", ["batch", "prototype"])
+def test_gem_embedding_pools_the_own_map_as_the_retrieval_feature(partner):
+    """``embedding: gem`` = GeM(relu(IFFT(Ã, P̃))), written here as a slow loop over samples and
+    channels in float64: GeM(X) at init (the gains are 1, the phase shifts 0) and, once the
+    outputs are trained, the pooled own map whatever the blend."""
+    x, modality = batch()
+    p = 3.0
+    cfam = make(embedding="gem", train_partner=partner).train()
+
+    def slow_gem(maps: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(maps.shape[:2], dtype=torch.float64)
+        for i in range(maps.shape[0]):
+            for c in range(maps.shape[1]):
+                out[i, c] = (maps[i, c].double().clamp(min=0).pow(p).mean() + 1e-12) ** (1 / p)
+        return out
+
+    torch.testing.assert_close(cfam(x, modality).embedding.double(), slow_gem(x), atol=1e-5, rtol=1e-5)
+    perturb_outputs(cfam)
+    cfam.eval()
+    with torch.no_grad():
+        cfam.blend_logit.fill_(-60.0)  # no transported share: O_fre = IFFT(Ã, P̃), the own map
+    out = cfam(x, modality)
+    torch.testing.assert_close(out.embedding.double(), slow_gem(out.frequency_map), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out.embedding, slow_gem(x).float(), atol=1e-3)  # the gains now matter
+    with torch.no_grad():
+        cfam.blend_logit.fill_(0.0)  # half transported: O_fre changes, the embedding does not
+    torch.testing.assert_close(cfam(x, modality).embedding, out.embedding)
+
+
 def test_analysis_grad_off_stops_the_gradient_through_the_tokens_and_the_plan():
     """``analysis_grad: false``: the plan (pure analysis) sends no gradient into X, O_fre still does,
     and the forward values are unchanged."""

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from sfcl.config import CFAMConfig
 from sfcl.modality import INFRARED, VISIBLE
 from sfcl.models.freq_attention import CrossModalFrequencyAttention
+from sfcl.models.pooling import GeM
 from sfcl.models.sinkhorn import barycentric_projection, sinkhorn_log, spectral_cost, spectral_marginal
 from sfcl.models.spectrum import decompose, recombine, unit_phasor
 from sfcl.models.trans_mamba import TransMamba
@@ -47,7 +48,8 @@ class CFAMOutput:
     """frequency_map O_fre (B, C, H, W) float32; plan (B, L, L): infrared bins (rows) to visible
     bins (columns) of each sample's problem; partner: ``"batch"`` or ``"prototype"``; embedding (B, C):
     L_cfc's frequency embedding (``model.cfam.embedding``: the spatial mean of O_fre, or of the
-    sample's own updated spectrum IFFT(Ã, P̃) before the transported spectrum is blended in)."""
+    sample's own updated spectrum IFFT(Ã, P̃) before the transported spectrum is blended in, or the
+    GeM of that own map's positive part)."""
 
     frequency_map: Tensor
     plan: Tensor
@@ -74,8 +76,9 @@ def bounded_log_gain(delta: Tensor, bound: float) -> Tensor:
 class CFAM(nn.Module):
     """x (B, C, H, W), modality (B,) long {0 visible, 1 infrared} -> :class:`CFAMOutput`."""
 
-    def __init__(self, channels: int, feature_size: tuple[int, int], cfg: CFAMConfig) -> None:
+    def __init__(self, channels: int, feature_size: tuple[int, int], cfg: CFAMConfig, gem_p: float = 3.0) -> None:
         super().__init__()
+        self.pool = GeM(gem_p)  # embedding: gem
         height, width = feature_size
         self.channels, self.feature_size, self.cfg = channels, (height, width), cfg
         self.grid = (height, width // 2 + 1)
@@ -130,6 +133,8 @@ class CFAM(nn.Module):
         frequency_map = recombine(grid(amp_final), grid(phase_tilde), spectrum.size)
         if self.cfg.embedding == "own":  # spatial mean of IFFT(Ã, P̃) = Re of its DC bin / sqrt(HW) (ortho)
             embedding = amp_tilde[:, 0] * phase_tilde[:, 0].real / (h * w) ** 0.5
+        elif self.cfg.embedding == "gem":  # every bin counts, as in the retrieval feature GeM(X)
+            embedding = self.pool(F.relu(recombine(grid(amp_tilde), grid(phase_tilde), spectrum.size)))
         else:  # the transported spectrum is nearly one vector for every sample (docs/DESIGN.md)
             embedding = frequency_map.mean(dim=(2, 3))
         return CFAMOutput(frequency_map=frequency_map, plan=plan, partner="batch" if pairing is not None else "prototype",

@@ -56,7 +56,7 @@ class ReIDModel(nn.Module):
         if cfg.cfam.enabled:
             from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
 
-            self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.cfam)
+            self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.cfam, cfg.gem_p)
         # LayerScale on O_fre in X + γ·O_fre (CFAM without SFIM): γ = 0 starts the model as the Base
         self.frequency_gate = nn.Parameter(torch.full((dim,), float(cfg.cfam.gate_init))) \
             if cfg.cfam.enabled and not cfg.sfim.enabled else None
