@@ -122,3 +122,31 @@ def test_sfcl_study_gem_contrast_adds_the_ramped_contrast_on_gem_x():
     contrast = frequency_contrastive_loss(GeM(3.0)(feature_map), labels, modality, 0.2)
     assert torch.allclose(total, base + 0.5 * 0.5 * contrast)  # ramp at 1 of 2 warm-up epochs: 0.5
     assert abs(terms["gem_cfc"] - float(contrast)) < 1e-6 and abs(terms["total"] - float(total)) < 1e-6
+
+
+def test_retrieval_features_are_the_named_features_of_one_forward():
+    import pytest
+    import torch
+    import torch.nn.functional as F
+
+    from sfcl.config import config_from_dict
+    from sfcl.models.reid import ReIDModel
+
+    module = load_script("retrieval_features")
+    cfg = config_from_dict({"model": {"depth": 18, "cfam": {"enabled": True, "dim": 8, "heads": 2, "d_state": 4,
+                                                            "scan_backend": "torch"}}})
+    torch.manual_seed(0)
+    model = ReIDModel(cfg.model, num_classes=4, input_size=(64, 32)).eval()
+    images, modality = torch.rand(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        out = model(images, modality)
+        kinds = {kind: module.retrieval_embedding(model, out, kind) for kind in module.KINDS}
+    x, o = out.feature_map, out.frequency_map
+    gem = lambda t: t.clamp(min=0).pow(3).mean(dim=(2, 3)).add(1e-12).pow(1 / 3)  # noqa: E731
+    torch.testing.assert_close(kinds["default"], out.embedding)
+    torch.testing.assert_close(kinds["gem_x"], gem(x))
+    torch.testing.assert_close(kinds["gem_ofre"], gem(o))
+    torch.testing.assert_close(kinds["gem_x_plus_ofre"], gem(x + o))
+    torch.testing.assert_close(kinds["cat"], torch.cat([F.normalize(out.embedding, dim=1), F.normalize(gem(o), dim=1)], 1))
+    with pytest.raises(ValueError, match="unknown retrieval feature"):
+        module.retrieval_embedding(model, out, "nope")
