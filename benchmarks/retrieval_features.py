@@ -40,16 +40,17 @@ def retrieval_embedding(model: ReIDModel, output: ModelOutput, kind: str) -> tor
         return output.embedding
     if kind == "gem_x":
         return model.pool(output.feature_map)
+    if kind not in KINDS:
+        raise ValueError(f"unknown retrieval feature {kind!r} (valid: {', '.join(KINDS)})")
     if output.frequency_map is None:
         raise ValueError(f"retrieval feature {kind!r} needs CFAM's O_fre; this model has no CFAM")
-    frequency = model.pool(F.relu(output.frequency_map.to(output.feature_map.dtype)))
+    o_fre = output.frequency_map.to(output.feature_map.dtype)
+    if kind == "gem_x_plus_ofre":
+        return model.pool(F.relu(output.feature_map + o_fre))
+    frequency = model.pool(F.relu(o_fre))
     if kind == "gem_ofre":
         return frequency
-    if kind == "gem_x_plus_ofre":
-        return model.pool(F.relu(output.feature_map + output.frequency_map.to(output.feature_map.dtype)))
-    if kind == "cat":
-        return torch.cat([F.normalize(output.embedding, dim=1), F.normalize(frequency, dim=1)], dim=1)
-    raise ValueError(f"unknown retrieval feature {kind!r} (valid: {', '.join(KINDS)})")
+    return torch.cat([F.normalize(output.embedding, dim=1), F.normalize(frequency, dim=1)], dim=1)  # cat
 
 
 class _Retrieval(torch.nn.Module):
