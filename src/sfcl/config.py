@@ -83,6 +83,9 @@ class SFIMConfig:
     gabor_learnable: bool = True
     covariance_dim: int = 32  # rank r of the projections pooled by cross-covariance (T is r x r)
     mlp_hidden: int = 512  # hidden width of the MLP from T to the fused representation
+    # MLP(T) is added to GeM(F_spa): "none" as is (T is unit-norm, so the branch starts ~1000x smaller
+    # than GeM), "rms": times each sample's RMS of GeM(F_spa) (a stopped scale), the two on one scale
+    branch_scale: str = "none"
 
 
 @dataclass
@@ -212,7 +215,7 @@ RULES: dict[str, tuple] = {
     "model.cfam.sinkhorn_iters": _AT_LEAST_1, "model.cfam.sinkhorn_tol": _POSITIVE,
     "model.sfim.attention_ratio": _POSITIVE, "model.sfim.threshold": _UNIT_OPEN,
     "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,
-    "model.sfim.mlp_hidden": _AT_LEAST_1,
+    "model.sfim.mlp_hidden": _AT_LEAST_1, "model.sfim.branch_scale": _one_of("none", "rms"),
     "loss.label_smoothing": _UNIT_OPEN, "loss.triplet": _one_of("wrt", "batch_hard", "none"),
     "loss.margin": _AT_LEAST_0, "loss.triplet_weight": _AT_LEAST_0, "loss.cfc_weight": _AT_LEAST_0,
     "loss.csc_weight": _AT_LEAST_0, "loss.cfc_temperature": _POSITIVE, "loss.csc_neighbors": _AT_LEAST_1,

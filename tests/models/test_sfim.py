@@ -92,6 +92,24 @@ def test_mlp_starts_at_zero_so_sfim_starts_as_pooling():
     assert torch.allclose(out.fused, sfim.pool(torch.relu(out.spatial_map)))
 
 
+def test_rms_branch_scale_puts_the_covariance_branch_on_the_pooled_features_scale():
+    x, o = torch.rand(2, 8, 3, 2, dtype=torch.float64) * 50, torch.randn(2, 8, 3, 2, dtype=torch.float64)
+    plain, scaled = small_sfim(), small_sfim(branch_scale="rms")
+    assert torch.allclose(scaled(x, o).fused, plain(x, o).fused)  # zero last layer: both start as pooling
+    for sfim in (plain, scaled):
+        torch.manual_seed(1)
+        for p in sfim.mlp[-1].parameters():
+            torch.nn.init.normal_(p, std=0.1)
+    out, ref = scaled(x, o), plain(x, o)
+    pooled = scaled.pool(torch.relu(out.spatial_map))
+    branch = ref.fused - plain.pool(torch.relu(ref.spatial_map))
+    rms = torch.stack([torch.sqrt(torch.mean(pooled[b] ** 2)) for b in range(2)])[:, None]
+    assert torch.allclose(out.fused, pooled + rms * branch)
+    assert float((rms * branch).norm() / pooled.norm()) > 10 * float(branch.norm() / pooled.norm())
+    with pytest.raises(SfclError, match="branch_scale"):
+        config_from_dict({"model": {"sfim": {"branch_scale": "max"}}})
+
+
 def test_gradcheck():
     sfim = small_sfim(threshold=0.0)
     for p in sfim.mlp[-1].parameters():

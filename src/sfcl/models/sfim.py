@@ -108,7 +108,7 @@ class SFIM(nn.Module):
 
     def __init__(self, channels: int, cfg: SFIMConfig, gem_p: float = 3.0) -> None:
         super().__init__()
-        self.channels, self.tau = channels, cfg.threshold
+        self.channels, self.tau, self.branch_scale = channels, cfg.threshold, cfg.branch_scale
         hidden = max(1, int(channels * cfg.attention_ratio))
         self.gabor = GaborModulation(cfg.gabor_center, cfg.gabor_sigma, cfg.gabor_learnable)
         self.norm = nn.LayerNorm(channels)
@@ -140,6 +140,9 @@ class SFIM(nn.Module):
         precise = torch.float64 if cov.dtype == torch.float64 else torch.float32  # half-precision sqrt/normalise is lossy
         cov = F.normalize(signed_sqrt(cov.to(precise)).flatten(1), dim=1)  # (B, r*r)
         spatial_map = spatial.transpose(1, 2).reshape(b, c, h, w)
-        fused = self.pool(F.relu(spatial_map)) + self.mlp(cov.to(x.dtype))
+        pooled, branch = self.pool(F.relu(spatial_map)), self.mlp(cov.to(x.dtype))
+        if self.branch_scale == "rms":  # on GeM's scale: the unit-norm T otherwise enters ~1000x smaller
+            branch = branch * pooled.detach().pow(2).mean(1, keepdim=True).sqrt()
+        fused = pooled + branch
         return SFIMOutput(fused=fused, spatial_map=spatial_map, covariance=cov.view(b, self.project_spatial.out_features, -1),
                           attention=attention, correlation=correlation)
