@@ -17,6 +17,8 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
    ``sign(T)(√(|T| + ε) − √ε)`` and ℓ2 normalisation.
 5. **Fusion**: ``O_sf = GeM(relu(F̂_spa)) + MLP(T)`` (B, C), the retrieval representation;
    W_o and the MLP's last layer start at zero, so SFIM starts as GeM(X), the Base's feature.
+   ``branch_scale: rms`` multiplies MLP(T) by each sample's (stopped) RMS of GeM(relu(F̂_spa)):
+   T is unit-norm, so otherwise the branch enters about 1000x below GeM (RESULTS.md).
 
 Widths (``SFIMConfig``) are chosen to land on the paper's size: at ResNet-50
 (C = 2048, 18×9 map) SFIM adds 14.3 M parameters (docs/DESIGN.md, "SFIM").
