@@ -90,10 +90,12 @@ def _set_first_stride(layer: nn.Sequential, stride: int) -> None:
         block.downsample[0].stride = (stride, stride)
 
 
-def _check_strides(last_stride: int, penultimate_stride: int) -> None:
+def _output_stride(last_stride: int, penultimate_stride: int) -> int:
+    """The map's stride for both backbones: 8 after the third downsampling, then the two strides."""
     for key, value in (("last_stride", last_stride), ("penultimate_stride", penultimate_stride)):
         if value not in (1, 2):
             raise SfclError(f"config key model.{key}: expected 1 or 2, got {value}")
+    return 8 * penultimate_stride * last_stride
 
 
 class TwoStreamBackbone(nn.Module, abc.ABC):
@@ -138,7 +140,7 @@ class TwoStreamResNet(TwoStreamBackbone):
     def __init__(self, depth: int = 50, last_stride: int = 1, pretrained: str | None = None,
                  penultimate_stride: int = 2) -> None:
         super().__init__()
-        _check_strides(last_stride, penultimate_stride)
+        self.stride = _output_stride(last_stride, penultimate_stride)
         if depth not in DEPTHS:
             raise SfclError(f"config key model.depth: expected one of {sorted(DEPTHS)}, got {depth}")
         resnet = DEPTHS[depth](weights=None)
@@ -149,7 +151,6 @@ class TwoStreamResNet(TwoStreamBackbone):
         _set_first_stride(self.layer3, penultimate_stride)
         _set_first_stride(self.layer4, last_stride)
         self.out_channels = resnet.fc.in_features
-        self.stride = 8 * penultimate_stride * last_stride
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
@@ -172,7 +173,7 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
     def __init__(self, last_stride: int = 1, pretrained: str | None = None, head: bool = True,
                  penultimate_stride: int = 2) -> None:
         super().__init__()
-        _check_strides(last_stride, penultimate_stride)
+        self.stride = _output_stride(last_stride, penultimate_stride)
         net = torchvision.models.mobilenet_v2(weights=None)
         if pretrained is not None:
             load_pretrained(net, pretrained, skip_prefix="classifier.", kind="torchvision MobileNetV2",
@@ -188,7 +189,6 @@ class TwoStreamMobileNetV2(TwoStreamBackbone):
         self.out_channels = features[-1].out_channels if head else features[-1].conv[-2].out_channels
         if not head:  # the last inverted residual is a linear bottleneck: GeM and X + γ·O_fre need X >= 0
             self.shared = nn.Sequential(*self.shared, nn.ReLU())
-        self.stride = 8 * penultimate_stride * last_stride
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.shared(x)
