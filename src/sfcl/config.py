@@ -86,6 +86,10 @@ class SFIMConfig:
     # MLP(T) is added to GeM(F_spa): "none" as is (T is unit-norm, so the branch starts ~1000x smaller
     # than GeM), "rms": times each sample's RMS of GeM(F_spa) (a stopped scale), the two on one scale
     branch_scale: str = "none"
+    # how O_sf joins GeM(F_spa) and MLP(T): "sum" (one C-wide vector, the branch as a residual) or
+    # "concat" ([GeM(F_spa) ; MLP(T)], MLP(T) fusion_dim wide: the BN neck puts both on one scale)
+    fusion: str = "sum"
+    fusion_dim: int = 128  # width of MLP(T) with fusion: concat
 
 
 @dataclass
@@ -216,6 +220,7 @@ RULES: dict[str, tuple] = {
     "model.sfim.attention_ratio": _POSITIVE, "model.sfim.threshold": _UNIT_OPEN,
     "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,
     "model.sfim.mlp_hidden": _AT_LEAST_1, "model.sfim.branch_scale": _one_of("none", "rms"),
+    "model.sfim.fusion": _one_of("sum", "concat"), "model.sfim.fusion_dim": _AT_LEAST_1,
     "loss.label_smoothing": _UNIT_OPEN, "loss.triplet": _one_of("wrt", "batch_hard", "none"),
     "loss.margin": _AT_LEAST_0, "loss.triplet_weight": _AT_LEAST_0, "loss.cfc_weight": _AT_LEAST_0,
     "loss.csc_weight": _AT_LEAST_0, "loss.cfc_temperature": _POSITIVE, "loss.csc_neighbors": _AT_LEAST_1,

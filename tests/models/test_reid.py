@@ -109,33 +109,48 @@ def test_sfim_model_outputs():
         assert model(torch.rand(2, 3, 64, 32), torch.tensor([1, 0])).embedding.shape == (2, 512)
 
 
-def _small(backbone: str, cfam: bool, sfim: bool, **frequency) -> ModelConfig:
+def _small(backbone: str, cfam: bool, sfim: bool, fusion: str = "sum", **frequency) -> ModelConfig:
     return ModelConfig(backbone=backbone, depth=18,
                        cfam=CFAMConfig(enabled=cfam, dim=16, heads=2, d_state=4, mlp_ratio=1.0, **frequency),
-                       sfim=SFIMConfig(enabled=sfim, covariance_dim=4, mlp_hidden=8))
+                       sfim=SFIMConfig(enabled=sfim, covariance_dim=4, mlp_hidden=8, fusion=fusion, fusion_dim=5))
 
 
 @pytest.mark.parametrize("backbone", ["resnet", "mobilenet_v2"])
-@pytest.mark.parametrize("row", ["cfam", "cfam_sfim"])
+@pytest.mark.parametrize("row", ["cfam", "cfam_sfim", "cfam_sfim_concat"])
 def test_every_added_module_starts_as_the_identity(backbone, row):
     """SFCL at step 0 returns the Base's features: same backbone weights, CFAM gated at γ = 0,
-    SFIM's W_o and fusion MLP at zero (docs/DESIGN.md, "Identity at init")."""
+    SFIM's W_o and fusion MLP at zero (docs/DESIGN.md, "Identity at init"). With ``fusion: concat``
+    the features are the Base's followed by zeros (the same distances)."""
+    concat = row.endswith("concat")
     base = build_model(_small(backbone, False, False), num_classes=6, input_size=(64, 32))
-    full = build_model(_small(backbone, True, row == "cfam_sfim"), num_classes=6, input_size=(64, 32))
-    missing, unexpected = full.load_state_dict(base.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith(("cfam.", "sfim.", "frequency_gate")) for k in missing)
+    full = build_model(_small(backbone, True, row != "cfam", "concat" if concat else "sum"), num_classes=6,
+                       input_size=(64, 32))
+    shared = {k: v for k, v in base.state_dict().items() if not (concat and k.startswith(("neck.", "classifier.")))}
+    missing, unexpected = full.load_state_dict(shared, strict=False)
+    assert not unexpected and all(k.startswith(("cfam.", "sfim.", "frequency_gate", "neck", "classifier")) for k in missing)
+    if concat:  # the wider neck holds the Base's in its first channels (the rest normalises zeros)
+        with torch.no_grad():
+            for name, value in base.neck.state_dict().items():
+                target = full.neck.state_dict()[name]
+                target.copy_(value) if value.dim() == 0 else target[: value.shape[0]].copy_(value)
     torch.manual_seed(3)
     images, modality = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
     for mode in ("train", "eval"):
         getattr(base, mode)(), getattr(full, mode)()
         a, b = base(images, modality), full(images, modality)
-        torch.testing.assert_close(b.features, a.features, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(b.embedding, a.embedding, atol=1e-5, rtol=1e-5)
-    # the added modules still receive a gradient at step 0 (through the gate / W_o), so they can grow
+        width = a.features.shape[1]
+        if concat:
+            assert b.features.shape[1] == b.embedding.shape[1] == width + 5
+            assert float(b.features[:, width:].abs().max()) == 0 and float(b.embedding[:, width:].abs().max()) == 0
+        torch.testing.assert_close(b.features[:, :width], a.features, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(b.embedding[:, :width], a.embedding, atol=1e-5, rtol=1e-5)
+    # the added modules still receive a gradient at step 0 (through the gate / W_o / the BN-normalised
+    # block), so they can grow
     full.train()
-    full(images, modality).features.pow(2).sum().backward()
-    grown = full.frequency_gate if row == "cfam" else full.sfim.out.weight
-    assert grown.grad is not None and grown.grad.abs().sum() > 0
+    out = full(images, modality)
+    (out.features.pow(2).sum() + torch.nn.functional.cross_entropy(out.logits, torch.arange(4))).backward()
+    grown = [full.frequency_gate] if row == "cfam" else [full.sfim.out.weight] + ([full.sfim.mlp[-1].weight] if concat else [])
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in grown)
 
 
 def test_paper_sum_without_gate_differs_from_the_base():

@@ -110,6 +110,25 @@ def test_rms_branch_scale_puts_the_covariance_branch_on_the_pooled_features_scal
         config_from_dict({"model": {"sfim": {"branch_scale": "max"}}})
 
 
+def test_concat_fusion_is_pooling_beside_the_covariance_mlp():
+    """``fusion: concat``: O_sf = [GeM(relu(F_spa)) ; MLP(T)], the block zero at init."""
+    x, o = torch.rand(2, 8, 3, 2, dtype=torch.float64) * 5, torch.randn(2, 8, 3, 2, dtype=torch.float64)
+    sfim = small_sfim(fusion="concat", fusion_dim=5)
+    assert sfim.out_dim == 13 and sfim.mlp[-1].out_features == 5
+    out = sfim(x, o)
+    assert out.fused.shape == (2, 13)
+    pooled = sfim.pool(torch.relu(out.spatial_map))
+    torch.testing.assert_close(out.fused, torch.cat([pooled, torch.zeros(2, 5, dtype=torch.float64)], 1))
+    torch.manual_seed(1)
+    for p in sfim.mlp[-1].parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    out = sfim(x, o)
+    torch.testing.assert_close(out.fused[:, 8:], sfim.mlp(out.covariance.flatten(1)))
+    assert small_sfim().out_dim == 8
+    with pytest.raises(SfclError, match="fusion"):
+        config_from_dict({"model": {"sfim": {"fusion": "mean"}}})
+
+
 def test_gradcheck():
     sfim = small_sfim(threshold=0.0)
     for p in sfim.mlp[-1].parameters():

@@ -35,7 +35,7 @@ def frequency_report(model: nn.Module, samples: list[Sample], height: int, width
     loader = test_loader(samples, height, width, batch_size)
     was_training = net.training
     net.eval()
-    sq = {"x": 0.0, "o": 0.0, "gated": 0.0}
+    sq = {"x": 0.0, "o": 0.0, "gated": 0.0, "block": 0.0, "embedding": 0.0}
     count, cosines, frequency = 0, [], []
     for images, _label, _pid, _cam, modality in loader:
         out = net(images.to(device), modality.to(device))
@@ -45,13 +45,18 @@ def frequency_report(model: nn.Module, samples: list[Sample], height: int, width
         if net.frequency_gate is not None:
             sq["gated"] += float((net.frequency_gate.double()[None, :, None, None] * o).pow(2).sum())
         count += x.numel()
-        cosines.append(F.cosine_similarity(out.features.double(), net.pool(out.feature_map).double(), dim=1))
+        pooled_x = net.pool(out.feature_map).double()  # fusion: concat compares the GeM block; the rest is MLP(T)
+        cosines.append(F.cosine_similarity(out.features.double()[:, :pooled_x.shape[1]], pooled_x, dim=1))
+        sq["block"] += float(out.embedding.double()[:, pooled_x.shape[1]:].pow(2).sum())
+        sq["embedding"] += float(out.embedding.double().pow(2).sum())
         frequency.append(out.frequency.float().cpu())
     net.train(was_training)
     rms = {k: (v / max(1, count)) ** 0.5 for k, v in sq.items()}
     report = {"o_fre_rms_ratio": rms["o"] / max(rms["x"], 1e-12),
               "frequency_cosine": _mean_pairwise_cosine(torch.cat(frequency)),
               "fused_vs_gem_x": float(torch.cat(cosines).mean())}
+    if sq["block"] > 0:  # the MLP(T) block's share of the retrieval embedding's energy
+        report["concat_share"] = sq["block"] / sq["embedding"]
     if net.frequency_gate is not None:
         report["gated_share"] = rms["gated"] / max(rms["x"], 1e-12)
     return report

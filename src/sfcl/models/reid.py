@@ -66,6 +66,7 @@ class ReIDModel(nn.Module):
             from sfcl.models.sfim import SFIM  # noqa: PLC0415
 
             self.sfim = SFIM(dim, cfg.sfim, cfg.gem_p)
+            dim = self.sfim.out_dim  # wider than X's channels with fusion: concat
         self.pool = GeM(cfg.gem_p)
         self.neck = nn.BatchNorm1d(dim)
         self.neck.bias.requires_grad_(False)  # BN neck with frozen bias (BoT / AGW)

@@ -19,6 +19,9 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
    W_o and the MLP's last layer start at zero, so SFIM starts as GeM(X), the Base's feature.
    ``branch_scale: rms`` multiplies MLP(T) by each sample's (stopped) RMS of GeM(relu(F̂_spa)):
    T is unit-norm, so otherwise the branch enters about 1000x below GeM (RESULTS.md).
+   ``fusion: concat`` gives ``O_sf = [GeM(relu(F̂_spa)) ; MLP(T)]`` (C + ``fusion_dim``), the paper's
+   MLP(T) as its own block: the BN neck normalises each channel, so the block cannot be kept small;
+   it starts at zero, so the retrieval feature starts as the Base's padded with zeros.
 
 Widths (``SFIMConfig``) are chosen to land on the paper's size: at ResNet-50
 (C = 2048, 18×9 map) SFIM adds 14.3 M parameters (docs/DESIGN.md, "SFIM").
@@ -42,7 +45,7 @@ SQRT_EPS = 1e-6  # signed square root: sign(t)(sqrt(|t| + eps) - sqrt(eps)), fin
 
 @dataclass
 class SFIMOutput:
-    """fused O_sf (B, C); spatial_map F̂_spa (B, C, H, W); covariance T (B, r, r) after normalisation;
+    """fused O_sf (B, C), or (B, C + fusion_dim) with ``fusion: concat``; spatial_map F̂_spa (B, C, H, W); covariance T (B, r, r) after normalisation;
     attention A (B, N, C); correlation S (B, N, N)."""
 
     fused: Tensor
@@ -110,7 +113,8 @@ class SFIM(nn.Module):
 
     def __init__(self, channels: int, cfg: SFIMConfig, gem_p: float = 3.0) -> None:
         super().__init__()
-        self.channels, self.tau, self.branch_scale = channels, cfg.threshold, cfg.branch_scale
+        self.channels, self.tau, self.branch_scale, self.fusion = channels, cfg.threshold, cfg.branch_scale, cfg.fusion
+        self.out_dim = channels + (cfg.fusion_dim if cfg.fusion == "concat" else 0)  # width of O_sf
         hidden = max(1, int(channels * cfg.attention_ratio))
         self.gabor = GaborModulation(cfg.gabor_center, cfg.gabor_sigma, cfg.gabor_learnable)
         self.norm = nn.LayerNorm(channels)
@@ -120,7 +124,7 @@ class SFIM(nn.Module):
         self.project_spatial = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.project_frequency = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.mlp = nn.Sequential(nn.Linear(cfg.covariance_dim ** 2, cfg.mlp_hidden), nn.GELU(),
-                                 nn.Linear(cfg.mlp_hidden, channels))
+                                 nn.Linear(cfg.mlp_hidden, self.out_dim - channels or channels))
         for layer in (self.out, self.mlp[-1]):  # start as GeM(X): SFCL at step 0 is the Base
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -143,6 +147,10 @@ class SFIM(nn.Module):
         cov = F.normalize(signed_sqrt(cov.to(precise)).flatten(1), dim=1)  # (B, r*r)
         spatial_map = spatial.transpose(1, 2).reshape(b, c, h, w)
         pooled, branch = self.pool(F.relu(spatial_map)), self.mlp(cov.to(x.dtype))
+        if self.fusion == "concat":
+            return SFIMOutput(fused=torch.cat([pooled, branch], dim=1), spatial_map=spatial_map,
+                              covariance=cov.view(b, self.project_spatial.out_features, -1),
+                              attention=attention, correlation=correlation)
         if self.branch_scale == "rms":  # on GeM's scale: the unit-norm T otherwise enters ~1000x smaller
             branch = branch * pooled.detach().pow(2).mean(1, keepdim=True).sqrt()
         fused = pooled + branch
