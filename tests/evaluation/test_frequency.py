@@ -10,7 +10,7 @@ from PIL import Image
 
 from sfcl.config import CFAMConfig, ModelConfig, SFIMConfig
 from sfcl.data.base import Sample
-from sfcl.evaluation.extract import test_loader
+from sfcl.evaluation import extract
 from sfcl.evaluation.frequency import frequency_report
 from sfcl.models import build_model
 
@@ -46,7 +46,7 @@ def test_report_matches_a_direct_computation(samples, fusion):
         for p in model.sfim.mlp[-1].parameters():
             torch.nn.init.normal_(p, std=0.5)
     report = frequency_report(model, samples, 64, 32, batch_size=3)
-    batch, *_rest, modality = next(iter(test_loader(samples, 64, 32, batch_size=4)))  # the report's inputs
+    batch, *_rest, modality = next(iter(extract.test_loader(samples, 64, 32, batch_size=4)))  # the report's inputs
     with torch.no_grad():
         out = model(batch, modality)
     x, o = out.feature_map.double(), out.frequency_map.double()

@@ -45,8 +45,8 @@ SQRT_EPS = 1e-6  # signed square root: sign(t)(sqrt(|t| + eps) - sqrt(eps)), fin
 
 @dataclass
 class SFIMOutput:
-    """fused O_sf (B, C), or (B, C + fusion_dim) with ``fusion: concat``; spatial_map F̂_spa (B, C, H, W); covariance T (B, r, r) after normalisation;
-    attention A (B, N, C); correlation S (B, N, N)."""
+    """fused O_sf (B, C), or (B, C + fusion_dim) with ``fusion: concat``; spatial_map F̂_spa (B, C, H, W);
+    covariance T (B, r, r) after normalisation; attention A (B, N, C); correlation S (B, N, N)."""
 
     fused: Tensor
     spatial_map: Tensor
