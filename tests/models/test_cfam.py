@@ -262,3 +262,44 @@ def test_analysis_grad_off_stops_the_gradient_through_the_tokens_and_the_plan():
     assert grads[False][0] is None or float(grads[False][0].abs().sum()) == 0.0
     assert float(grads[False][1].abs().sum()) > 0
     torch.testing.assert_close(values[True], values[False])
+
+
+def test_phase_grad_off_sends_the_gradient_through_the_amplitude_only():
+    """``phase_grad: false``: same O_fre; the gradient into X is that of irfft(|F(X)| · stop(phasor)),
+    computed here from torch.fft directly (identity CFAM: zero updates, no transported share)."""
+    x, modality = batch()
+    weights = torch.randn(x.shape, generator=torch.Generator().manual_seed(7))
+    values, grads = {}, {}
+    for flag in (True, False):
+        cfam = make(phase_grad=flag, blend_init=0.0).eval()
+        xi = x.clone().requires_grad_(True)
+        out = cfam(xi, modality).frequency_map
+        values[flag] = out.detach()
+        (grads[flag],) = torch.autograd.grad((out * weights).sum(), xi)
+    torch.testing.assert_close(values[True], values[False])
+    xr = x.double().clone().requires_grad_(True)
+    z = torch.fft.rfft2(xr, norm="ortho")
+    phase = (z / torch.sqrt(z.abs().square() + 1e-8)).detach()
+    ref = torch.fft.irfft2(z.abs() * phase, s=SIZE, norm="ortho")
+    (expected,) = torch.autograd.grad((ref * weights.double()).sum(), xr)
+    torch.testing.assert_close(grads[False].double(), expected, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(grads[True], weights, atol=2e-3, rtol=2e-3)  # the whole path: the identity
+
+
+def test_phase_grad_off_bounds_the_gradient_where_own_bins_are_small():
+    """A transported amplitude on bins where X's own spectrum is ~0 makes the phasor's gradient blow
+    up (|Ã| / |z|); reading the phase from a stopped spectrum removes that path (the analysis stopped
+    too, so the gradient is the synthesis's alone)."""
+    x, modality = batch()
+    norms = {}
+    for flag in (True, False):
+        cfam = make(phase_grad=flag, analysis_grad=False, train_partner="prototype").train()
+        cfam(x, modality)  # fills the prototypes
+        cfam.eval()
+        xi = (x * 1e-3).requires_grad_(True)  # own spectrum small, the prototype's amplitude not
+        out = cfam(xi, modality).frequency_map
+        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(7))
+        (g,) = torch.autograd.grad((out * weights).sum(), xi)
+        norms[flag] = float(g.norm())
+    assert norms[True] > 1000 * norms[False]
+    assert norms[False] < 2 * float(weights.norm())  # no larger than the identity path's, about
