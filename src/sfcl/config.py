@@ -61,10 +61,11 @@ class CFAMConfig:
     max_log_gain: float = 2.0  # amplitude update exp(g·tanh(Δ/g)): gain within [e^-g, e^g]
     gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
     backbone_grad: float = 1.0  # scale of the gradient CFAM sends back into X (0: CFAM reads a stopped X)
-    # false: O_fre's phase comes from a stopped spectrum, so the gradient reaches X only through the
-    # amplitude (the phasor's gradient is about |Ã| / |z|: huge where a bin of X is near zero but its
-    # transported amplitude is not; docs/DESIGN.md)
-    phase_grad: bool = True
+    # false: O_fre's phase is read from a stopped spectrum (same forward), so the gradient reaches X
+    # through the amplitude only; true differentiates the phasor too, whose gradient is about |Ã| / |z|:
+    # unbounded where a bin of X is near zero but its transported amplitude is not, and it stalled every
+    # end-to-end run (benchmarks/RESULTS.md, "Why the end-to-end graph stalled")
+    phase_grad: bool = False
     analysis_grad: bool = True  # false: the tokens and the plan read a stopped spectrum; O_fre stays differentiable in X
     # L_cfc's frequency embedding: fused = mean(O_fre) | own = mean of IFFT(Ã, P̃), no transport |
     # gem = GeM(relu(IFFT(Ã, P̃))), pooled as the retrieval feature (equals GeM(X) at init)

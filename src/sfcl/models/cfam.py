@@ -112,7 +112,8 @@ class CFAM(nn.Module):
         phase = spectrum.phase.flatten(2).transpose(1, 2)  # (B, L, C) complex
         # The analysis (tokens, plan) decides the gains, the phase shifts and the transport; with
         # analysis_grad off it reads a stopped spectrum and the gradient reaches X only through the
-        # synthesis A·exp(Δ), phasor(P + δ) (docs/DESIGN.md, "Why the stop stays").
+        # synthesis A·exp(Δ), phasor(P + δ); with phase_grad off (the default) the phasor of X's own
+        # spectrum is stopped too (docs/DESIGN.md, "O_fre's phase is read from a stopped spectrum").
         analysis = (lambda t: t) if self.cfg.analysis_grad else Tensor.detach
         amp_tokens, phase_tokens = self._tokens(analysis(amplitude), analysis(phase))
         pairing = self._pairing(modality)
