@@ -122,7 +122,8 @@ class CFAM(nn.Module):
         phase_att = self.phase_attention(phase_tokens, partner_tokens.phase_tokens)
         amp_tilde = amplitude * torch.exp(bounded_log_gain(self.amplitude_out(amp_att).float(), self.cfg.max_log_gain))
         delta = self.phase_out(phase_att).float()
-        synthesis_phase = phase if self.cfg.phase_grad else phase.detach()
+        stop_phase = not self.cfg.phase_grad and torch.is_grad_enabled()  # (no op to trace under no_grad: ONNX)
+        synthesis_phase = phase.detach() if stop_phase else phase
         phase_tilde = unit_phasor(synthesis_phase + torch.complex(delta[..., :c], delta[..., c:]))
         own = _Branch(amp_tokens, phase_tokens, amp_tilde)
         partner = self._partner(own, modality, pairing)
