@@ -124,7 +124,7 @@ class SFIM(nn.Module):
         self.project_spatial = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.project_frequency = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.mlp = nn.Sequential(nn.Linear(cfg.covariance_dim ** 2, cfg.mlp_hidden), nn.GELU(),
-                                 nn.Linear(cfg.mlp_hidden, self.out_dim - channels or channels))
+                                 nn.Linear(cfg.mlp_hidden, cfg.fusion_dim if cfg.fusion == "concat" else channels))
         for layer in (self.out, self.mlp[-1]):  # start as GeM(X): SFCL at step 0 is the Base
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -147,12 +147,11 @@ class SFIM(nn.Module):
         cov = F.normalize(signed_sqrt(cov.to(precise)).flatten(1), dim=1)  # (B, r*r)
         spatial_map = spatial.transpose(1, 2).reshape(b, c, h, w)
         pooled, branch = self.pool(F.relu(spatial_map)), self.mlp(cov.to(x.dtype))
-        if self.fusion == "concat":
-            return SFIMOutput(fused=torch.cat([pooled, branch], dim=1), spatial_map=spatial_map,
-                              covariance=cov.view(b, self.project_spatial.out_features, -1),
-                              attention=attention, correlation=correlation)
-        if self.branch_scale == "rms":  # on GeM's scale: the unit-norm T otherwise enters ~1000x smaller
-            branch = branch * pooled.detach().pow(2).mean(1, keepdim=True).sqrt()
-        fused = pooled + branch
+        if self.fusion == "concat":  # the BN neck puts the block on GeM's scale
+            fused = torch.cat([pooled, branch], dim=1)
+        else:
+            if self.branch_scale == "rms":  # on GeM's scale: the unit-norm T otherwise enters ~1000x smaller
+                branch = branch * pooled.detach().pow(2).mean(1, keepdim=True).sqrt()
+            fused = pooled + branch
         return SFIMOutput(fused=fused, spatial_map=spatial_map, covariance=cov.view(b, self.project_spatial.out_features, -1),
                           attention=attention, correlation=correlation)
