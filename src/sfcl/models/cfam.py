@@ -73,6 +73,12 @@ def bounded_log_gain(delta: Tensor, bound: float) -> Tensor:
     return bound * torch.tanh(delta / bound) if bound > 0 else delta
 
 
+def _stop_gradient(t: Tensor) -> Tensor:
+    """``t.detach()`` where gradients are on; ``t`` itself under no_grad, where stopping changes nothing
+    and a (complex) detach would be one more op for the ONNX exporters to trace, which they cannot."""
+    return t.detach() if torch.is_grad_enabled() else t
+
+
 class CFAM(nn.Module):
     """x (B, C, H, W), modality (B,) long {0 visible, 1 infrared} -> :class:`CFAMOutput`."""
 
@@ -114,7 +120,7 @@ class CFAM(nn.Module):
         # analysis_grad off it reads a stopped spectrum and the gradient reaches X only through the
         # synthesis A·exp(Δ), phasor(P + δ); with phase_grad off (the default) the phasor of X's own
         # spectrum is stopped too (docs/DESIGN.md, "O_fre's phase is read from a stopped spectrum").
-        analysis = (lambda t: t) if self.cfg.analysis_grad else Tensor.detach
+        analysis = (lambda t: t) if self.cfg.analysis_grad else _stop_gradient
         amp_tokens, phase_tokens = self._tokens(analysis(amplitude), analysis(phase))
         pairing = self._pairing(modality)
         partner_tokens = self._partner(_Branch(amp_tokens, phase_tokens, amplitude), modality, pairing)
@@ -122,8 +128,7 @@ class CFAM(nn.Module):
         phase_att = self.phase_attention(phase_tokens, partner_tokens.phase_tokens)
         amp_tilde = amplitude * torch.exp(bounded_log_gain(self.amplitude_out(amp_att).float(), self.cfg.max_log_gain))
         delta = self.phase_out(phase_att).float()
-        stop_phase = not self.cfg.phase_grad and torch.is_grad_enabled()  # (no op to trace under no_grad: ONNX)
-        synthesis_phase = phase.detach() if stop_phase else phase
+        synthesis_phase = phase if self.cfg.phase_grad else _stop_gradient(phase)
         phase_tilde = unit_phasor(synthesis_phase + torch.complex(delta[..., :c], delta[..., c:]))
         own = _Branch(amp_tokens, phase_tokens, amp_tilde)
         partner = self._partner(own, modality, pairing)

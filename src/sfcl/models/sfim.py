@@ -114,7 +114,8 @@ class SFIM(nn.Module):
     def __init__(self, channels: int, cfg: SFIMConfig, gem_p: float = 3.0) -> None:
         super().__init__()
         self.channels, self.tau, self.branch_scale, self.fusion = channels, cfg.threshold, cfg.branch_scale, cfg.fusion
-        self.out_dim = channels + (cfg.fusion_dim if cfg.fusion == "concat" else 0)  # width of O_sf
+        branch_width = cfg.fusion_dim if cfg.fusion == "concat" else channels  # MLP(T): its own block, or added
+        self.out_dim = channels + branch_width if cfg.fusion == "concat" else channels  # width of O_sf
         hidden = max(1, int(channels * cfg.attention_ratio))
         self.gabor = GaborModulation(cfg.gabor_center, cfg.gabor_sigma, cfg.gabor_learnable)
         self.norm = nn.LayerNorm(channels)
@@ -124,7 +125,7 @@ class SFIM(nn.Module):
         self.project_spatial = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.project_frequency = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.mlp = nn.Sequential(nn.Linear(cfg.covariance_dim ** 2, cfg.mlp_hidden), nn.GELU(),
-                                 nn.Linear(cfg.mlp_hidden, cfg.fusion_dim if cfg.fusion == "concat" else channels))
+                                 nn.Linear(cfg.mlp_hidden, branch_width))
         for layer in (self.out, self.mlp[-1]):  # start as GeM(X): SFCL at step 0 is the Base
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
