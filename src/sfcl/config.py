@@ -56,7 +56,9 @@ class CFAMConfig:
     attn_mlp_ratio: float = 2.0  # MLP after the cross-modal attention
     scan_backend: str = "auto"  # auto | torch | mamba_ssm
     prototype_momentum: float = 0.9  # EMA of the other modality's spectrum, the partner at inference
-    train_partner: str = "prototype"  # prototype: as at inference | batch: the paper's aligned other-modality sample
+    # the training partner: prototype (as at inference) | batch (the paper's: the aligned other-modality
+    # sample, the same identity) | shuffled (another identity's other-modality sample)
+    train_partner: str = "prototype"
     blend_init: float = 0.5  # initial weight of the transported spectrum (learned)
     max_log_gain: float = 2.0  # amplitude update exp(g·tanh(Δ/g)): gain within [e^-g, e^g]
     gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
@@ -216,7 +218,7 @@ RULES: dict[str, tuple] = {
     "model.cfam.dim": _AT_LEAST_1, "model.cfam.heads": _AT_LEAST_1, "model.cfam.d_state": _AT_LEAST_1,
     "model.cfam.ssm_expand": _POSITIVE, "model.cfam.mlp_ratio": _POSITIVE,
     "model.cfam.attn_mlp_ratio": _POSITIVE, "model.cfam.scan_backend": _one_of("auto", "torch", "mamba_ssm"),
-    "model.cfam.prototype_momentum": _UNIT_OPEN, "model.cfam.train_partner": _one_of("prototype", "batch"),
+    "model.cfam.prototype_momentum": _UNIT_OPEN, "model.cfam.train_partner": _one_of("prototype", "batch", "shuffled"),
     "model.cfam.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
     "model.cfam.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
     "model.cfam.backbone_grad": _PROBABILITY,

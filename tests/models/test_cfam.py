@@ -172,6 +172,22 @@ def test_prototype_training_partner_reads_no_other_sample():
         config_from_dict({"model": {"cfam": {"train_partner": "neighbour"}}})  # checked when read
 
 
+def test_shuffled_partner_is_another_sample_of_the_other_modality():
+    cfam = make(train_partner="shuffled").train()
+    n = 5
+    _x, modality = batch(n=n)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        pairing = cfam._pairing(modality)
+        idx = torch.arange(2 * n)
+        assert torch.equal(modality[pairing], 1 - modality), "partner of the other modality"
+        assert torch.equal(pairing[pairing], idx), "mutual partners"
+        assert not torch.equal(pairing[:n], idx[n:]), "never the aligned (same-identity) sample"
+        assert (pairing[:n] - n != idx[:n]).all()
+    assert cfam._pairing(torch.tensor([0, 1])) is None  # one pair: no other identity, the prototype
+    assert cfam.eval()._pairing(modality) is None  # inference: the prototype
+
+
 def test_amplitude_gain_is_bounded_and_the_identity_near_zero():
     delta = torch.linspace(-50, 50, 101, dtype=torch.float64, requires_grad=True)
     bounded = bounded_log_gain(delta, 2.0)

@@ -159,13 +159,21 @@ class CFAM(nn.Module):
     # ------------------------------------------------------------------ partner modality
     def _pairing(self, modality: Tensor) -> Tensor | None:
         """Index of each sample's partner in a training batch of aligned halves, else None
-        (``train_partner: prototype`` trains with the inference-time partner)."""
+        (``train_partner: prototype`` trains with the inference-time partner). ``batch`` pairs
+        sample i of one half with sample i of the other (the same identity); ``shuffled`` with
+        sample i + k of the other half (k random in 1..n-1, one per batch): another identity of
+        the other modality, so O_fre mixes in a foreign spectrum without reading the answer."""
         if not self.training or self.cfg.train_partner == "prototype":
             return None
         visible = (modality == VISIBLE).nonzero().squeeze(1)
         infrared = (modality == INFRARED).nonzero().squeeze(1)
         if visible.numel() == 0 or visible.numel() != infrared.numel():
             return None
+        if self.cfg.train_partner == "shuffled":
+            if visible.numel() < 2:
+                return None
+            shift = int(torch.randint(1, visible.numel(), (1,)))
+            infrared = infrared.roll(shift)
         partner = torch.empty_like(modality)
         partner[visible] = infrared
         partner[infrared] = visible
