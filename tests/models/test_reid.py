@@ -153,6 +153,27 @@ def test_every_added_module_starts_as_the_identity(backbone, row):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in grown)
 
 
+@pytest.mark.parametrize("row", ["cfam", "cfam_sfim"])
+def test_added_modules_leave_the_base_init_and_the_rng_stream_alone(row):
+    """Built under the same seed, every parameter the Base has starts equal in each ablation row, and
+    the global stream after construction is the Base's (the data order of a paired ablation), while
+    the added modules still differ from seed to seed."""
+    def build(cfam: bool, sfim: bool, seed: int = 5):
+        torch.manual_seed(seed)
+        model = build_model(_small("mobilenet_v2", cfam, sfim), num_classes=6, input_size=(64, 32))
+        return model, torch.rand(3)
+
+    base, after_base = build(False, False)
+    full, after_full = build(True, row == "cfam_sfim")
+    torch.testing.assert_close(after_full, after_base, rtol=0, atol=0)
+    added = full.state_dict()
+    for name, value in base.state_dict().items():
+        torch.testing.assert_close(added[name], value, rtol=0, atol=0, msg=name)
+    other, _ = build(True, row == "cfam_sfim", seed=6)
+    weight = "cfam.amplitude_in.1.weight"
+    assert not torch.equal(other.state_dict()[weight], added[weight])
+
+
 def test_paper_sum_without_gate_differs_from_the_base():
     """``gate_init: 1`` is the paper's X + O_fre: not the Base at step 0 (the option stays)."""
     base = build_model(_small("resnet", False, False), num_classes=6, input_size=(64, 32)).eval()

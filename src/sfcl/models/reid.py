@@ -7,6 +7,8 @@ knows nothing of losses.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -53,19 +55,21 @@ class ReIDModel(nn.Module):
         self.backbone = build_backbone(cfg)
         dim = self.backbone.out_channels
         self.cfam = None
-        if cfg.cfam.enabled:
-            from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
+        self.sfim = None
+        with _side_stream():  # the Base's parts draw the same numbers whatever is added (paired ablations)
+            if cfg.cfam.enabled:
+                from sfcl.models.cfam import CFAM  # noqa: PLC0415 (keeps Base free of the scan/OT imports)
 
-            self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.cfam, cfg.gem_p)
+                self.cfam = CFAM(dim, self.backbone.output_size(*input_size), cfg.cfam, cfg.gem_p)
+            if cfg.sfim.enabled:
+                from sfcl.models.sfim import SFIM  # noqa: PLC0415
+
+                self.sfim = SFIM(dim, cfg.sfim, cfg.gem_p)
         # LayerScale on O_fre in X + γ·O_fre (CFAM without SFIM): γ = 0 starts the model as the Base
         self.frequency_gate = nn.Parameter(torch.full((dim,), float(cfg.cfam.gate_init))) \
             if cfg.cfam.enabled and not cfg.sfim.enabled else None
         self.frequency_off = False  # True: O_fre replaced by zeros before fusion (the zeroed-O_fre test)
-        self.sfim = None
-        if cfg.sfim.enabled:
-            from sfcl.models.sfim import SFIM  # noqa: PLC0415
-
-            self.sfim = SFIM(dim, cfg.sfim, cfg.gem_p)
+        if self.sfim is not None:
             dim = self.sfim.out_dim  # wider than X's channels with fusion: concat
         self.pool = GeM(cfg.gem_p)
         self.neck = nn.BatchNorm1d(dim)
@@ -118,6 +122,18 @@ class ReIDModel(nn.Module):
         """Parameters used in the forward pass (the paper's count excludes the identity classifier)."""
         skip = set() if include_classifier else {id(p) for p in self.classifier.parameters()}
         return sum(p.numel() for p in self.parameters() if id(p) not in skip)
+
+
+@contextlib.contextmanager
+def _side_stream(offset: int = 1) -> Iterator[None]:
+    """Initialise the modules SFCL adds from their own CPU random stream (seeded from
+    ``torch.initial_seed() + offset``) and give the main stream back untouched, so the Base's
+    classifier, and with it every row of an ablation, starts from the same numbers for a seed. Without
+    it the +CFAM row's classifier was drawn after CFAM's layers: another start, and a val mAP 2.7
+    below the Base's at the same seed with the frequency gate closed (benchmarks/RESULTS.md)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed((torch.initial_seed() + offset) % 2**63)
+        yield
 
 
 class frequency_disabled:  # noqa: N801 (used as a context manager, like torch.no_grad)
