@@ -128,9 +128,9 @@ class ReIDModel(nn.Module):
 def _side_stream(offset: int = 1) -> Iterator[None]:
     """Initialise the modules SFCL adds from their own CPU random stream (seeded from
     ``torch.initial_seed() + offset``) and give the main stream back untouched, so the Base's
-    classifier, and with it every row of an ablation, starts from the same numbers for a seed. Without
-    it the +CFAM row's classifier was drawn after CFAM's layers: another start, and a val mAP 2.7
-    below the Base's at the same seed with the frequency gate closed (benchmarks/RESULTS.md)."""
+    classifier, and with it every row of an ablation, starts from the same numbers for a seed: a row
+    differs from its Base by what it adds, not by another draw of the classifier (with the gate at 0
+    the +CFAM row trains as the Base until the gate opens)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed((torch.initial_seed() + offset) % 2**63)
         yield
