@@ -159,7 +159,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     ap.add_argument("--trials", type=int, default=10, help="gallery trials of the protocol")
     ap.add_argument("overrides", nargs="*", help="section.key=value applied to every config")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # options before or after the section.key=value items
     args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
     args.row_list = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = [r for r in args.row_list if r not in ROWS]

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--gem-contrast", type=float, default=0.0,
                         help="control: add this weight times L_cfc on GeM(X) (the retrieval feature) to the loss")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options before or after the section.key=value items
     cfg = load_config(args.config, [f"data.root={args.data}", "data.eval_split=val", f"train.output_dir={args.out}",
                                     "train.progress=false", *args.overrides])
     tic = time.time()

@@ -82,6 +82,12 @@ def measure(trainer: Trainer, batches, warmup: int, steps: int) -> dict:
     return out
 
 
+def backbone_label(cfg) -> str:
+    """The backbone as a reader names it: ``ResNet-50`` or ``MobileNetV2`` (``model.backbone``)."""
+    return f"ResNet-{cfg.model.depth}" if cfg.model.backbone == "resnet" else {"mobilenet_v2": "MobileNetV2"}.get(
+        cfg.model.backbone, cfg.model.backbone)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config")
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loader", action="store_true", help="real batches from data.root through the DataLoader")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on the CPU")
     ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # options before or after the section.key=value items
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -115,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     setting = {
         "config": str(args.config), "overrides": args.overrides, "device": name, "torch": torch.__version__,
-        "python": platform.python_version(), "depth": cfg.model.depth, "input": f"{cfg.data.height}x{cfg.data.width}",
+        "python": platform.python_version(), "backbone": backbone_label(cfg), "input": f"{cfg.data.height}x{cfg.data.width}",
         "amp": cfg.train.amp if device.type == "cuda" else "off", "channels_last": cfg.train.channels_last,
         "compile": cfg.train.compile, "data": "DataLoader" if args.loader else "random tensors",
     }
-    print(f"{name} | ResNet-{cfg.model.depth} {setting['input']} batch {result['batch']} | amp {setting['amp']} "
+    print(f"{name} | {setting['backbone']} {setting['input']} batch {result['batch']} | amp {setting['amp']} "
           f"| channels_last {cfg.train.channels_last} | compile {cfg.train.compile} | {setting['data']}: "
           f"{result['images_per_s']:.1f} images/s ({result['s_per_step']:.3f} s/step)"
           + (f", peak {result['peak_memory_gib']:.1f} GiB" if "peak_memory_gib" in result else ""))

@@ -26,10 +26,23 @@ def test_train_speed_on_random_batches(tmp_path):
         "train": {"device": "cpu"},
     }))
     out = tmp_path / "speed.json"
-    assert load_script("train_speed").main([str(config), "--steps", "2", "--warmup", "1", "--json", str(out)]) == 0
+    # an override between the config and the options: argparse's plain parse_args rejects the options after it
+    argv = [str(config), "train.threads=1", "--steps", "2", "--warmup", "1", "--json", str(out)]
+    assert load_script("train_speed").main(argv) == 0
     result = json.loads(out.read_text())
     assert result["batch"] == 2 * 2 * 2 and result["steps"] == 2
     assert result["images_per_s"] > 0 and result["input"] == "32x16" and result["data"] == "random tensors"
+    assert result["backbone"] == "ResNet-18" and result["overrides"] == ["train.threads=1"]
+
+
+def test_benchmark_options_may_follow_the_overrides():
+    from sfcl.config import load_config
+
+    study = load_script("ablation_synthvi").parse_args(["train.epochs=1", "--out", "/tmp/x", "loss.csc_weight=0", "--seeds", "1"])
+    assert study.out == "/tmp/x" and study.seeds == "1" and study.overrides == ["train.epochs=1", "loss.csc_weight=0"]
+    label = load_script("train_speed").backbone_label
+    assert label(load_config(ROOT / "configs" / "demo_synthvi.yaml")) == "MobileNetV2"
+    assert label(load_config(ROOT / "configs" / "sysu_base.yaml")) == "ResNet-50"
 
 
 def test_ablation_synthvi_smoke(tmp_path):
