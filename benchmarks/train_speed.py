@@ -84,8 +84,9 @@ def measure(trainer: Trainer, batches, warmup: int, steps: int) -> dict:
 
 def backbone_label(cfg) -> str:
     """The backbone as a reader names it: ``ResNet-50`` or ``MobileNetV2`` (``model.backbone``)."""
-    return f"ResNet-{cfg.model.depth}" if cfg.model.backbone == "resnet" else {"mobilenet_v2": "MobileNetV2"}.get(
-        cfg.model.backbone, cfg.model.backbone)
+    if cfg.model.backbone == "resnet":
+        return f"ResNet-{cfg.model.depth}"
+    return {"mobilenet_v2": "MobileNetV2"}.get(cfg.model.backbone, cfg.model.backbone)  # other registered names as is
 
 
 def main(argv: list[str] | None = None) -> int:
