@@ -97,6 +97,9 @@ class SFIMConfig:
     # "concat" ([GeM(F_spa) ; MLP(T)], MLP(T) fusion_dim wide: the BN neck puts both on one scale)
     fusion: str = "sum"
     fusion_dim: int = 128  # width of MLP(T) with fusion: concat
+    # training only: the probability that a sample's F_spa keeps only SFIM's injection (X dropped from
+    # X + W_o(A ⊙ W_v X_sf)), so the injected frequency cues must identify the person on their own
+    spatial_drop: float = 0.0
 
 
 @dataclass
@@ -228,6 +231,7 @@ RULES: dict[str, tuple] = {
     "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,
     "model.sfim.mlp_hidden": _AT_LEAST_1, "model.sfim.branch_scale": _one_of("none", "rms"),
     "model.sfim.fusion": _one_of("sum", "concat"), "model.sfim.fusion_dim": _AT_LEAST_1,
+    "model.sfim.spatial_drop": _UNIT_OPEN,
     "loss.label_smoothing": _UNIT_OPEN, "loss.triplet": _one_of("wrt", "batch_hard", "none"),
     "loss.margin": _AT_LEAST_0, "loss.triplet_weight": _AT_LEAST_0, "loss.cfc_weight": _AT_LEAST_0,
     "loss.csc_weight": _AT_LEAST_0, "loss.cfc_temperature": _POSITIVE, "loss.csc_neighbors": _AT_LEAST_1,

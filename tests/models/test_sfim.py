@@ -143,3 +143,21 @@ def test_bad_inputs():
         config_from_dict({"model": {"sfim": {"threshold": 1.0}}})  # checked when read
     with pytest.raises(ValueError, match="SFIM expects"):
         small_sfim()(torch.rand(1, 8, 3, 2, dtype=torch.float64), torch.rand(1, 8, 2, 2, dtype=torch.float64))
+
+
+def test_spatial_drop_leaves_the_injection_alone_in_training_and_is_off_at_test():
+    torch.manual_seed(0)
+    sfim, dropping = small_sfim(), small_sfim(spatial_drop=0.5)
+    torch.nn.init.normal_(sfim.out.weight, std=0.5)
+    dropping.load_state_dict(sfim.state_dict())
+    x = torch.rand(16, 8, 3, 2, dtype=torch.float64)
+    o = torch.randn(16, 8, 3, 2, dtype=torch.float64)
+    sfim.train(), dropping.train()
+    full, dropped = sfim(x, o).spatial_map, dropping(x, o).spatial_map
+    kept = [torch.allclose(d, f) for d, f in zip(dropped, full)]
+    gone = [torch.allclose(d, f - xi) for d, f, xi in zip(dropped, full, x)]
+    assert all(k != g for k, g in zip(kept, gone)) and 0 < sum(gone) < len(x)  # each sample one or the other
+    dropping.eval()
+    torch.testing.assert_close(dropping(x, o).fused, sfim.eval()(x, o).fused)
+    with pytest.raises(SfclError, match="spatial_drop"):
+        config_from_dict({"model": {"sfim": {"spatial_drop": 1.0}}})

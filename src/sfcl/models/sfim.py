@@ -17,6 +17,8 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
    ``sign(T)(√(|T| + ε) − √ε)`` and ℓ2 normalisation.
 5. **Fusion**: ``O_sf = GeM(relu(F̂_spa)) + MLP(T)`` (B, C), the retrieval representation;
    W_o and the MLP's last layer start at zero, so SFIM starts as GeM(X), the Base's feature.
+   ``spatial_drop: p`` (training only) drops X from F̂_spa for a fraction p of the samples, so the
+   injected term alone must carry the identity (an option; the paper has no such term).
    ``branch_scale: rms`` multiplies MLP(T) by each sample's (stopped) RMS of GeM(relu(F̂_spa)):
    T is unit-norm, so otherwise the branch enters about 1000x below GeM (RESULTS.md).
    ``fusion: concat`` gives ``O_sf = [GeM(relu(F̂_spa)) ; MLP(T)]`` (C + ``fusion_dim``), the paper's
@@ -114,6 +116,7 @@ class SFIM(nn.Module):
     def __init__(self, channels: int, cfg: SFIMConfig, gem_p: float = 3.0) -> None:
         super().__init__()
         self.channels, self.tau, self.branch_scale, self.fusion = channels, cfg.threshold, cfg.branch_scale, cfg.fusion
+        self.spatial_drop = cfg.spatial_drop
         branch_width = cfg.fusion_dim if cfg.fusion == "concat" else channels  # MLP(T): its own block, or added
         self.out_dim = channels + branch_width if cfg.fusion == "concat" else channels  # width of O_sf
         hidden = max(1, int(channels * cfg.attention_ratio))
@@ -131,6 +134,14 @@ class SFIM(nn.Module):
             nn.init.zeros_(layer.bias)
         self.pool = GeM(gem_p)
 
+    def _keep_spatial(self, x_tok: Tensor) -> Tensor:
+        """x_tok, or in training with ``spatial_drop`` p > 0, x_tok with each sample zeroed with probability p
+        (no rescaling: the sample's F_spa is then the injection alone, on its test-time scale)."""
+        if not self.training or self.spatial_drop <= 0:
+            return x_tok
+        keep = torch.rand(x_tok.shape[0], 1, 1, device=x_tok.device) >= self.spatial_drop
+        return x_tok * keep.to(x_tok.dtype)
+
     def forward(self, x: Tensor, o: Tensor) -> SFIMOutput:
         if x.shape != o.shape or x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"SFIM expects two (B, {self.channels}, H, W) maps, got {tuple(x.shape)} "
@@ -142,7 +153,7 @@ class SFIM(nn.Module):
         correlation = F.normalize(x_tok, dim=-1) @ F.normalize(o_tok, dim=-1).transpose(1, 2)  # (B, N, N)
         x_sf = correlation @ o_tok / o_tok.shape[1]
         attention = soft_threshold_attention(self.relevance(self.norm(x_tok + x_sf)), self.tau)
-        spatial = x_tok + self.out(attention * self.value(x_sf))
+        spatial = self._keep_spatial(x_tok) + self.out(attention * self.value(x_sf))
         cov = cross_covariance(self.project_spatial(spatial), self.project_frequency(x_sf))
         precise = torch.float64 if cov.dtype == torch.float64 else torch.float32  # half-precision sqrt/normalise is lossy
         cov = F.normalize(signed_sqrt(cov.to(precise)).flatten(1), dim=1)  # (B, r*r)
