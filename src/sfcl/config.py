@@ -60,6 +60,10 @@ class CFAMConfig:
     # sample, the same identity) | shuffled (another identity's other-modality sample)
     train_partner: str = "prototype"
     blend_init: float = 0.5  # initial weight of the transported spectrum (learned)
+    # which branches blend in the transported spectrum: both (visible bins receive the infrared spectrum
+    # and the reverse) | nir_to_vis (the paper's words, "NIR to VIS": only infrared samples are moved
+    # onto the visible spectrum, visible samples keep their own)
+    transport: str = "both"
     max_log_gain: float = 2.0  # amplitude update exp(g·tanh(Δ/g)): gain within [e^-g, e^g]
     gate_init: float = 0.0  # LayerScale γ of X + γ·O_fre (0: CFAM starts as the Base; the paper's sum: 1)
     backbone_grad: float = 1.0  # scale of the gradient CFAM sends back into X (0: CFAM reads a stopped X)
@@ -222,6 +226,7 @@ RULES: dict[str, tuple] = {
     "model.cfam.ssm_expand": _POSITIVE, "model.cfam.mlp_ratio": _POSITIVE,
     "model.cfam.attn_mlp_ratio": _POSITIVE, "model.cfam.scan_backend": _one_of("auto", "torch", "mamba_ssm"),
     "model.cfam.prototype_momentum": _UNIT_OPEN, "model.cfam.train_partner": _one_of("prototype", "batch", "shuffled"),
+    "model.cfam.transport": _one_of("both", "nir_to_vis"),
     "model.cfam.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
     "model.cfam.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
     "model.cfam.backbone_grad": _PROBABILITY,

@@ -319,3 +319,24 @@ def test_phase_grad_off_bounds_the_gradient_where_own_bins_are_small():
         norms[flag] = float(g.norm())
     assert norms[True] > 1000 * norms[False]
     assert norms[False] < 2 * float(weights.norm())  # no larger than the identity path's, about
+
+
+@pytest.mark.parametrize("partner", ["batch", "prototype"])
+def test_nir_to_vis_transport_moves_only_the_infrared_spectra(partner):
+    """``transport: nir_to_vis``: visible samples' O_fre is their own IFFT(Ã, P̃) (as with no
+    transported share), infrared samples' is the one ``both`` gives them."""
+    x, modality = batch()
+    both, one_way, own = (make(train_partner=partner, transport=t) for t in ("both", "nir_to_vis", "both"))
+    for cfam in (both, one_way, own):
+        perturb_outputs(cfam)
+        cfam.train()(x, modality)  # the same prototypes for all three
+        cfam.eval()
+    with torch.no_grad():
+        own.blend_logit.fill_(-60.0)  # no transported share anywhere
+    visible, infrared = modality == 0, modality == 1
+    out_both, out_one, out_own = (m(x, modality).frequency_map for m in (both, one_way, own))
+    torch.testing.assert_close(out_one[visible], out_own[visible])
+    torch.testing.assert_close(out_one[infrared], out_both[infrared])
+    assert not torch.allclose(out_both[visible], out_own[visible], atol=1e-3)
+    with pytest.raises(SfclError, match="transport"):
+        config_from_dict({"model": {"cfam": {"transport": "vis_to_nir"}}})

@@ -13,7 +13,8 @@ For a backbone map X (B, C, H, W) of either modality:
    = its spectral energy) onto the visible one (target) with cost
    ``C_ij = ||Ã_vis_i − Ã_nir_j||²`` between unit-normalised bin spectra; each branch blends in the spectrum carried to its
    bins by the plan: visible bins receive ``Σ_i Z_ij Ã_nir_i / b_j``, infrared bins
-   ``Σ_j Z_ij Ã_vis_j / a_i`` (the same plan read the other way);
+   ``Σ_j Z_ij Ã_vis_j / a_i`` (the same plan read the other way); with ``transport: nir_to_vis``
+   (the paper's "NIR to VIS") only the infrared branch blends, visible samples keep their own Ã;
 5. ``O_fre = IFFT(Ã, P̃)`` (B, C, H, W).
 
 **The partner modality.** In training, a batch laid out ``[visible half | infrared
@@ -134,6 +135,8 @@ class CFAM(nn.Module):
         partner = self._partner(own, modality, pairing)
         transported, plan = self._transport(analysis(amp_tilde), analysis(partner.amplitude), modality)
         blend = torch.sigmoid(self.blend_logit)
+        if self.cfg.transport == "nir_to_vis":  # visible samples keep their own spectrum
+            blend = blend * (modality == INFRARED).to(blend.dtype)[:, None, None]
         amp_final = amp_tilde + blend * (transported - amp_tilde)
         if self.training:
             self._update_prototypes(own, modality)
