@@ -104,6 +104,9 @@ class SFIMConfig:
     # training only: the probability that a sample's F_spa keeps only SFIM's injection (X dropped from
     # X + W_o(A ⊙ W_v X_sf)), so the injected frequency cues must identify the person on their own
     spatial_drop: float = 0.0
+    # LayerNorm on X_sf before W_v: X_sf = S·G(O)/N is ~5x below X and W_v's default init another ~10x,
+    # so W_o (zero at init, moved by Adam at most ~lr per step) cannot bring the injection to X's scale
+    value_norm: bool = False
 
 
 @dataclass

@@ -161,3 +161,17 @@ def test_spatial_drop_leaves_the_injection_alone_in_training_and_is_off_at_test(
     torch.testing.assert_close(dropping(x, o).fused, sfim.eval()(x, o).fused)
     with pytest.raises(SfclError, match="spatial_drop"):
         config_from_dict({"model": {"sfim": {"spatial_drop": 1.0}}})
+
+
+def test_value_norm_normalises_x_sf_before_the_value_projection_and_keeps_the_identity_at_init():
+    x, o = torch.rand(2, 8, 3, 2, dtype=torch.float64), torch.randn(2, 8, 3, 2, dtype=torch.float64)
+    sfim = small_sfim(value_norm=True)
+    torch.testing.assert_close(sfim(x, o).spatial_map, x)  # W_o starts at zero: F_spa = X
+    torch.nn.init.normal_(sfim.out.weight, std=0.5)
+    x_tok = x.flatten(2).transpose(1, 2)
+    o_tok = sfim.gabor(o).flatten(2).transpose(1, 2)
+    x_sf = torch.nn.functional.normalize(x_tok, dim=-1) @ torch.nn.functional.normalize(o_tok, dim=-1).transpose(1, 2) @ o_tok / 6
+    unit = (x_sf - x_sf.mean(-1, keepdim=True)) / (x_sf.var(-1, unbiased=False, keepdim=True) + 1e-5).sqrt()
+    attention = soft_threshold_attention(sfim.relevance(sfim.norm(x_tok + x_sf)), sfim.tau)
+    expected = x_tok + sfim.out(attention * sfim.value(unit))
+    torch.testing.assert_close(sfim(x, o).spatial_map, expected.transpose(1, 2).reshape(x.shape))

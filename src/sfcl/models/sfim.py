@@ -19,6 +19,8 @@ Both maps are (B, C, H, W); as tokens they are (B, N, C) with N = H·W.
    W_o and the MLP's last layer start at zero, so SFIM starts as GeM(X), the Base's feature.
    ``spatial_drop: p`` (training only) drops X from F̂_spa for a fraction p of the samples, so the
    injected term alone must carry the identity (an option; the paper has no such term).
+   ``value_norm: true`` puts a LayerNorm on X_sf before W_v (X_sf is ~5x below X, W_v X_sf ~50x, so
+   otherwise the zero-initialised W_o cannot bring the injection to X's scale in a short run).
    ``branch_scale: rms`` multiplies MLP(T) by each sample's (stopped) RMS of GeM(relu(F̂_spa)):
    T is unit-norm, so otherwise the branch enters about 1000x below GeM (RESULTS.md).
    ``fusion: concat`` gives ``O_sf = [GeM(relu(F̂_spa)) ; MLP(T)]`` (C + ``fusion_dim``), the paper's
@@ -124,6 +126,7 @@ class SFIM(nn.Module):
         self.norm = nn.LayerNorm(channels)
         self.relevance = nn.Sequential(nn.Linear(channels, hidden), nn.GELU(), nn.Linear(hidden, channels))
         self.value = nn.Linear(channels, channels)
+        self.value_norm = nn.LayerNorm(channels) if cfg.value_norm else nn.Identity()
         self.out = nn.Linear(channels, channels)
         self.project_spatial = nn.Linear(channels, cfg.covariance_dim, bias=False)
         self.project_frequency = nn.Linear(channels, cfg.covariance_dim, bias=False)
@@ -153,7 +156,7 @@ class SFIM(nn.Module):
         correlation = F.normalize(x_tok, dim=-1) @ F.normalize(o_tok, dim=-1).transpose(1, 2)  # (B, N, N)
         x_sf = correlation @ o_tok / o_tok.shape[1]
         attention = soft_threshold_attention(self.relevance(self.norm(x_tok + x_sf)), self.tau)
-        spatial = self._keep_spatial(x_tok) + self.out(attention * self.value(x_sf))
+        spatial = self._keep_spatial(x_tok) + self.out(attention * self.value(self.value_norm(x_sf)))
         cov = cross_covariance(self.project_spatial(spatial), self.project_frequency(x_sf))
         precise = torch.float64 if cov.dtype == torch.float64 else torch.float32  # half-precision sqrt/normalise is lossy
         cov = F.normalize(signed_sqrt(cov.to(precise)).flatten(1), dim=1)  # (B, r*r)
