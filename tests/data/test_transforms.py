@@ -83,3 +83,18 @@ def test_grey_lut_keeps_edges_scrambles_levels():
     assert np.asarray(RandomGreyLUT(p=0.0)(img)).tolist() == np.asarray(img).tolist()
     with pytest.raises(ValueError):
         RandomGreyLUT(p=1.5)
+
+
+def test_grey_lut_table_is_the_piecewise_linear_curve_through_its_knots():
+    """Against an independent reference: numpy's interpolation of the same five drawn levels."""
+    from sfcl.data.transforms import RandomGreyLUT
+
+    lut = RandomGreyLUT(p=1.0, knots=5)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        levels = (torch.rand(5) * 255.0).double().numpy()
+        torch.manual_seed(seed)
+        table = lut.table()
+        reference = np.interp(np.linspace(0, 4, 256), np.arange(5), levels)
+        assert len(table) == 256 and all(isinstance(v, int) for v in table)
+        assert np.abs(np.asarray(table) - reference).max() <= 0.5 + 1e-4  # float32 rounding at .5

@@ -58,15 +58,15 @@ class RandomGreyLUT:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"grey_lut probability must be in [0, 1], got {p}")
         self.p, self.knots = float(p), int(knots)
+        position = torch.linspace(0, self.knots - 1, 256)  # grey level -> place among the knots, fixed
+        self._low = position.floor().long().clamp(max=self.knots - 2)
+        self._frac = position - self._low
 
     def table(self) -> list[int]:
         """A random 256-entry look-up table."""
         levels = torch.rand(self.knots) * 255.0
-        position = torch.linspace(0, self.knots - 1, 256)
-        low = position.floor().long().clamp(max=self.knots - 2)
-        frac = position - low
-        curve = levels[low] * (1 - frac) + levels[low + 1] * frac
-        return [int(v) for v in curve.round().clamp(0, 255)]
+        curve = levels[self._low] * (1 - self._frac) + levels[self._low + 1] * self._frac
+        return curve.round().clamp(0, 255).to(torch.uint8).tolist()
 
     def __call__(self, img: Image.Image) -> Image.Image:
         if torch.rand(()).item() >= self.p:
