@@ -17,8 +17,9 @@ ROWS = {
     "llcm": ["llcm_base", "llcm_cfam", "llcm_cfam_sfim", "llcm_sfcl"],
     "demo": ["demo_synthvi", "demo_synthvi_cfam", "demo_synthvi_cfam_sfim", "demo_synthvi_sfcl"],
 }
+# model.cfam.retrieval_weight: the SFCL row may append the frequency embedding its FAD loss trains
 ALLOWED = {"name", "train.output_dir", "model.cfam.enabled", "model.sfim.enabled", "loss.cfc_weight", "loss.csc_weight",
-           "loss.fad_warmup_epochs"}
+           "loss.fad_warmup_epochs", "model.cfam.retrieval_weight"}
 
 
 def flat(tree: dict, prefix: str = "") -> dict:

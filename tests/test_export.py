@@ -27,7 +27,7 @@ from sfcl.models.spectrum import frequency_grid
 
 TOLERANCE = 1e-4
 NUM_CLASSES = 4
-SMALL_SFCL = {"cfam": {"enabled": True, "dim": 16, "heads": 2, "d_state": 4, "sinkhorn_iters": 12},
+SMALL_SFCL = {"cfam": {"enabled": True, "dim": 16, "heads": 2, "d_state": 4, "sinkhorn_iters": 12, "retrieval_weight": 2.0},
               "sfim": {"enabled": True, "covariance_dim": 4, "mlp_hidden": 16}}
 
 
@@ -48,6 +48,12 @@ def write_checkpoint(path: Path, cfg: Config) -> Path:
     model = activate_identity_init(build_model(cfg.model, NUM_CLASSES, (cfg.data.height, cfg.data.width)))
     save_checkpoint(path, {"config": cfg.to_dict(), "num_classes": NUM_CLASSES, "model": model.state_dict()})
     return path
+
+
+def retrieval_dim(model) -> int:
+    """The BN neck's width, plus X's channels when the frequency embedding is appended (``retrieval_weight``)."""
+    appended = model.cfam is not None and model.cfam.cfg.retrieval_weight > 0
+    return model.neck.num_features + (model.cfam.channels if appended else 0)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def test_onnxruntime_gives_pytorch_embeddings(exported):
             with torch.no_grad():
                 expected = model(images, modality).embedding
             got = runtime(images, modality).embedding
-            assert got.shape == expected.shape == (batch, model.neck.num_features)
+            assert got.shape == expected.shape == (batch, retrieval_dim(model))
             assert (got - expected).abs().max() <= TOLERANCE, (batch, modality)
     assert runtime.config.to_dict() == cfg.to_dict()  # the config travels in the metadata
 
@@ -108,7 +114,7 @@ def test_onnx_model_extracts_the_same_features(exported):
     runtime = OnnxModel(exported[1]).eval()
     expected = extract_features(model, samples, cfg.data.height, cfg.data.width, batch_size=5, flip=True)
     got = extract_features(runtime, samples, cfg.data.height, cfg.data.width, batch_size=5, flip=True)
-    assert got.shape == expected.shape == (12, model.neck.num_features)
+    assert got.shape == expected.shape == (12, retrieval_dim(model))
     assert (got - expected).abs().max() <= TOLERANCE
     assert not runtime.training
     with pytest.raises(SfclError, match="inference only"):

@@ -76,6 +76,9 @@ class CFAMConfig:
     # L_cfc's frequency embedding: fused = mean(O_fre) | own = mean of IFFT(Ã, P̃), no transport |
     # gem = GeM(relu(IFFT(Ã, P̃))), pooled as the retrieval feature (equals GeM(X) at init)
     embedding: str = "fused"
+    # w > 0: in eval mode the retrieval embedding is [BN-neck feature / |.| ; w · frequency embedding / |.|]
+    # (the embedding L_cfc trains joins the descriptor; 0: the paper's O_sf alone). Training is unchanged.
+    retrieval_weight: float = 0.0
     sinkhorn_epsilon: float = 0.05  # cost is in [0, 4] (unit-normalised bin spectra)
     sinkhorn_iters: int = 50
     sinkhorn_tol: float = 1e-4
@@ -233,7 +236,8 @@ RULES: dict[str, tuple] = {
     "model.cfam.blend_init": (lambda v: 0.0 < v < 1.0, "a number in (0, 1)"),
     "model.cfam.max_log_gain": (lambda v: v >= 0, ">= 0 (0: unbounded)"),
     "model.cfam.backbone_grad": _PROBABILITY,
-    "model.cfam.embedding": _one_of("fused", "own", "gem"), "model.cfam.sinkhorn_epsilon": _POSITIVE,
+    "model.cfam.embedding": _one_of("fused", "own", "gem"), "model.cfam.retrieval_weight": _AT_LEAST_0,
+    "model.cfam.sinkhorn_epsilon": _POSITIVE,
     "model.cfam.sinkhorn_iters": _AT_LEAST_1, "model.cfam.sinkhorn_tol": _POSITIVE,
     "model.sfim.attention_ratio": _POSITIVE, "model.sfim.threshold": _UNIT_OPEN,
     "model.sfim.gabor_sigma": _POSITIVE, "model.sfim.covariance_dim": _AT_LEAST_1,

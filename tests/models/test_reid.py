@@ -200,6 +200,42 @@ def test_zeroed_frequency_switch_is_scoped():
     assert not torch.allclose(on, off, atol=1e-3) and model.frequency_off is False
 
 
+@pytest.mark.parametrize("sfim", [False, True])
+def test_retrieval_weight_appends_the_frequency_embedding_in_eval_mode(sfim):
+    """``model.cfam.retrieval_weight`` w: eval embedding [e / |e| ; w · f / |f|] with e the BN-neck feature
+    and f CFAM's frequency embedding, both from the same weights with w = 0; training outputs unchanged;
+    with O_fre zeroed the appended block is zero."""
+    torch.manual_seed(0)
+    plain = build_model(_small("resnet", True, sfim, gate_init=0.5, embedding="gem"), num_classes=6, input_size=(64, 32))
+    fused = build_model(_small("resnet", True, sfim, gate_init=0.5, embedding="gem", retrieval_weight=2.0), num_classes=6,
+                        input_size=(64, 32))
+    fused.load_state_dict(plain.state_dict())
+    images, modality = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    for model in (plain, fused):
+        model.train()
+    with torch.no_grad():
+        torch.testing.assert_close(fused(images, modality).embedding, plain(images, modality).embedding)
+        for model in (plain, fused):
+            model.eval()
+        reference = plain(images, modality)
+        got = fused(images, modality).embedding
+        dim = reference.embedding.shape[1]
+        assert got.shape == (4, 2 * dim)
+        e, f = reference.embedding.double(), reference.frequency.double()
+        torch.testing.assert_close(got[:, :dim].double(), e / e.norm(dim=1, keepdim=True))
+        torch.testing.assert_close(got[:, dim:].double(), 2.0 * f / f.norm(dim=1, keepdim=True))
+        from sfcl.models.reid import frequency_disabled
+
+        with frequency_disabled(fused):
+            zeroed = fused(images, modality).embedding
+    assert torch.count_nonzero(zeroed[:, dim:]) == 0 and torch.count_nonzero(zeroed[:, :dim]) > 0
+
+
+def test_retrieval_weight_must_not_be_negative():
+    with pytest.raises(SfclError, match="retrieval_weight"):
+        config_from_dict({"model": {"cfam": {"enabled": True, "retrieval_weight": -1.0}}})
+
+
 @pytest.mark.parametrize("scale", [0.0, 0.25])
 def test_cfam_backbone_grad_scales_only_the_gradient_through_cfam(scale):
     torch.manual_seed(0)

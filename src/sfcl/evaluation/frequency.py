@@ -47,8 +47,9 @@ def frequency_report(model: nn.Module, samples: list[Sample], height: int, width
         count += x.numel()
         pooled_x = net.pool(out.feature_map).double()  # fusion: concat compares the GeM block; the rest is MLP(T)
         cosines.append(F.cosine_similarity(out.features.double()[:, :pooled_x.shape[1]], pooled_x, dim=1))
-        sq["block"] += float(out.embedding.double()[:, pooled_x.shape[1]:].pow(2).sum())
-        sq["embedding"] += float(out.embedding.double().pow(2).sum())
+        neck = out.embedding.double()[:, :out.features.shape[1]]  # without an appended frequency embedding
+        sq["block"] += float(neck[:, pooled_x.shape[1]:].pow(2).sum())
+        sq["embedding"] += float(neck.pow(2).sum())
         frequency.append(out.frequency.float().cpu())
     net.train(was_training)
     rms = {k: (v / max(1, count)) ** 0.5 for k, v in sq.items()}

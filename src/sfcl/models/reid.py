@@ -24,7 +24,8 @@ from sfcl.models.pooling import GeM
 class ModelOutput:
     """Named outputs; the losses read what they need.
 
-    features (B, D) pre-BN pooled (triplet); embedding (B, D) post-BN (retrieval);
+    features (B, D) pre-BN pooled (triplet); embedding (B, D) post-BN (retrieval; in eval mode with
+    ``model.cfam.retrieval_weight`` w > 0, (B, D + C): [embedding / |.| ; w · frequency / |.|]);
     logits (B, num_classes) in training mode, None in eval mode; feature_map (B, D, h, w)
     the backbone's spatial map X. With CFAM: frequency_map O_fre (B, D, h, w),
     frequency (B, D) its pooled embedding (FAD's L_cfc), transport_plan (B, L, L).
@@ -48,6 +49,8 @@ class ReIDModel(nn.Module):
     GeM(relu(X + γ·O_fre)) (CFAM, γ a per-channel LayerScale, ``model.cfam.gate_init``),
     SFIM's O_sf (SFIM); then the BN neck. Every added module starts as the identity, so
     at step 0 the model returns the Base's features (docs/DESIGN.md, "Identity at init").
+    With ``model.cfam.retrieval_weight`` > 0 the eval-mode embedding appends CFAM's frequency
+    embedding (the one L_cfc trains) to the BN-neck feature, both unit-normalised.
     """
 
     def __init__(self, cfg: ModelConfig, num_classes: int, input_size: tuple[int, int] = (288, 144)) -> None:
@@ -91,8 +94,9 @@ class ReIDModel(nn.Module):
             extra = {"frequency_map": cfam.frequency_map, "frequency": cfam.embedding,
                      "transport_plan": cfam.plan}
             o_fre = cfam.frequency_map.to(feature_map.dtype)
-            if self.frequency_off:
+            if self.frequency_off:  # O_fre and the embedding read from it
                 o_fre = torch.zeros_like(o_fre)
+                extra["frequency"] = torch.zeros_like(cfam.embedding)
             if self.sfim is None:
                 gate = self.frequency_gate.to(o_fre.dtype)[None, :, None, None]
                 features = self.pool(F.relu(feature_map + gate * o_fre))  # X + γ·O_fre; GeM needs >= 0
@@ -101,6 +105,10 @@ class ReIDModel(nn.Module):
                 features, extra["covariance"] = sfim.fused, sfim.covariance
         embedding = self.neck(features)
         logits = self.classifier(embedding) if self.training else None
+        weight = self.cfam.cfg.retrieval_weight if self.cfam is not None else 0.0
+        if weight > 0 and not self.training:  # the frequency embedding joins the retrieval descriptor
+            frequency = extra["frequency"].to(embedding.dtype)
+            embedding = torch.cat([F.normalize(embedding, dim=1), weight * F.normalize(frequency, dim=1)], dim=1)
         return ModelOutput(features=features, embedding=embedding, logits=logits, feature_map=feature_map, **extra)
 
     def param_groups(self, lr: float, backbone_lr_mult: float, added_lr_mult: float = 1.0) -> list[dict]:
