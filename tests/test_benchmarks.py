@@ -161,5 +161,42 @@ def test_retrieval_features_are_the_named_features_of_one_forward():
     torch.testing.assert_close(kinds["gem_ofre"], gem(o))
     torch.testing.assert_close(kinds["gem_x_plus_ofre"], gem(x + o))
     torch.testing.assert_close(kinds["cat"], torch.cat([F.normalize(out.embedding, dim=1), F.normalize(gem(o), dim=1)], 1))
+    torch.testing.assert_close(kinds["features"], out.features)
+    torch.testing.assert_close(kinds["frequency"], out.frequency)
+    unit = lambda t: t / t.norm(dim=1, keepdim=True)  # noqa: E731
+    with torch.no_grad():
+        weighted = module.retrieval_embedding(model, out, "cat_features", 2.0)
+        own = module.retrieval_embedding(model, out, "cat_frequency", 2.0)
+        model.cfam.cfg.retrieval_weight = 2.0  # the model's own descriptor is the cat_frequency kind
+        torch.testing.assert_close(model(images, modality).embedding, own)
+    torch.testing.assert_close(weighted, torch.cat([unit(out.embedding), 2.0 * unit(out.features)], 1))
     with pytest.raises(ValueError, match="unknown retrieval feature"):
         module.retrieval_embedding(model, out, "nope")
+
+
+def test_retrieval_features_scores_val_checkpoints_and_refuses_test_runs(tmp_path, capsys):
+    import pytest
+
+    from sfcl.data.synthvi import synthesize
+    from tests.test_export import small_config, write_checkpoint
+
+    module = load_script("retrieval_features")
+    root = synthesize(tmp_path / "synthvi", num_ids=16, seed=0, images_per_cam=1, height=32, width=16,
+                      test_fraction=0.25, val_fraction=0.25)
+    cfg = small_config(root, sfcl=True)
+    cfg.data.eval_split = "val"
+    checkpoints = [str(write_checkpoint(tmp_path / f"val{i}.pt", cfg)) for i in range(2)]
+    report = module.main([*checkpoints, "--kinds", "default,cat_frequency,cat_features", "--weights", "0.5", "2",
+                          "--zeroed", "--trials", "1", "--out", str(tmp_path / "report.json")])
+    labels = ["default", "cat_frequency@0.5", "cat_frequency@2", "cat_features@0.5", "cat_features@2"]
+    for path in checkpoints:
+        assert list(report["val"][path]) == labels
+        assert all(0 < row["mAP"] <= 100 and "zeroed_mAP" in row for row in report["val"][path].values())
+    first, second = (report["val"][p]["cat_frequency@2"]["mAP"] for p in checkpoints)
+    assert report["mean"]["cat_frequency@2"]["mAP"] == pytest.approx((first + second) / 2)
+    assert json.loads((tmp_path / "report.json").read_text())["mean"] == report["mean"]
+    cfg.data.eval_split = "test"
+    test_run = str(write_checkpoint(tmp_path / "test.pt", cfg))
+    with pytest.raises(SystemExit) as exit_info:
+        module.main([test_run, "--kinds", "default"])
+    assert exit_info.value.code == 2 and "choose features on a run scored on the val ids" in capsys.readouterr().err
