@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT / "src"))
 from sfcl.data.loaders import load_dataset  # noqa: E402
 from sfcl.engine.checkpoint import model_from_checkpoint  # noqa: E402
 from sfcl.evaluation.extract import evaluate_model  # noqa: E402
-from sfcl.models.reid import ModelOutput, ReIDModel, frequency_disabled  # noqa: E402
+from sfcl.models.reid import ModelOutput, ReIDModel, append_descriptor, frequency_disabled  # noqa: E402
 
 KINDS = ("default", "features", "gem_x", "gem_ofre", "gem_x_plus_ofre", "frequency", "cat", "cat_frequency",
          "cat_features")
 NEEDS_CFAM = ("gem_ofre", "gem_x_plus_ofre", "frequency", "cat", "cat_frequency")
+APPENDED = {"cat": "gem_ofre", "cat_frequency": "frequency", "cat_features": "features"}  # cat kind -> its v
 
 
 def retrieval_embedding(model: ReIDModel, output: ModelOutput, kind: str, weight: float = 1.0) -> torch.Tensor:
@@ -48,27 +49,20 @@ def retrieval_embedding(model: ReIDModel, output: ModelOutput, kind: str, weight
         raise ValueError(f"unknown retrieval feature {kind!r} (valid: {', '.join(KINDS)})")
     if kind in NEEDS_CFAM and output.frequency_map is None:
         raise ValueError(f"retrieval feature {kind!r} needs CFAM's O_fre; this model has no CFAM")
+    if kind in APPENDED:
+        return append_descriptor(output.embedding, retrieval_embedding(model, output, APPENDED[kind]), weight)
     if kind == "default":
         return output.embedding
     if kind == "features":
         return output.features
-    if kind == "gem_x":
-        return model.pool(output.feature_map)
     if kind == "frequency":
         return output.frequency
-    if kind == "cat_features":
-        second = output.features
-    elif kind == "cat_frequency":
-        second = output.frequency
-    else:
-        o_fre = output.frequency_map.to(output.feature_map.dtype)
-        if kind == "gem_x_plus_ofre":
-            return model.pool(F.relu(output.feature_map + o_fre))
-        second = model.pool(F.relu(o_fre))
-        if kind == "gem_ofre":
-            return second
-    return torch.cat([F.normalize(output.embedding, dim=1), weight * F.normalize(second.to(output.embedding.dtype), dim=1)],
-                     dim=1)
+    if kind == "gem_x":
+        return model.pool(output.feature_map)
+    o_fre = output.frequency_map.to(output.feature_map.dtype)
+    if kind == "gem_x_plus_ofre":
+        return model.pool(F.relu(output.feature_map + o_fre))
+    return model.pool(F.relu(o_fre))  # gem_ofre
 
 
 class _Retrieval(torch.nn.Module):

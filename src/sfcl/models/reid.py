@@ -42,6 +42,12 @@ class ModelOutput:
     covariance: torch.Tensor | None = None
 
 
+def append_descriptor(embedding: torch.Tensor, second: torch.Tensor, weight: float) -> torch.Tensor:
+    """``[e / |e| ; w · v / |v|]``: (B, D) ``embedding`` e and (B, C) ``second`` v, unit-normalised, v
+    weighted by w (a zero v stays zero); cosine scoring then sees ``(cos_e + w² cos_v) / (1 + w²)``."""
+    return torch.cat([F.normalize(embedding, dim=1), weight * F.normalize(second.to(embedding.dtype), dim=1)], dim=1)
+
+
 class ReIDModel(nn.Module):
     """Base, Base+CFAM, or Base+CFAM+SFIM (``model.cfam.enabled``, ``model.sfim.enabled``).
 
@@ -107,8 +113,7 @@ class ReIDModel(nn.Module):
         logits = self.classifier(embedding) if self.training else None
         weight = self.cfam.cfg.retrieval_weight if self.cfam is not None else 0.0
         if weight > 0 and not self.training:  # the frequency embedding joins the retrieval descriptor
-            frequency = extra["frequency"].to(embedding.dtype)
-            embedding = torch.cat([F.normalize(embedding, dim=1), weight * F.normalize(frequency, dim=1)], dim=1)
+            embedding = append_descriptor(embedding, extra["frequency"], weight)
         return ModelOutput(features=features, embedding=embedding, logits=logits, feature_map=feature_map, **extra)
 
     def param_groups(self, lr: float, backbone_lr_mult: float, added_lr_mult: float = 1.0) -> list[dict]:
